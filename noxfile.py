@@ -1,0 +1,48 @@
+"""Developer and CI entry points: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs."""
+    session.run("bash", "scripts/install-services.sh", external=True)
+    session.install("-e", ".[test]")
+    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "src", "tests", "examples", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[lint,test]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Migrate, create a host and jobs, run the job processor and serve the demo on 127.0.0.1:8000."""
+    session.run("bash", "scripts/install-services.sh", "--demo", external=True)
+    session.install("-e", ".[container-manager]")
+    session.run("python", "examples/demo/run_demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Overhead benchmarks; results go to docs/benchmarks.md by hand (with the machine noted)."""
+    session.install("-e", ".[test,bench]")
+    session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONPATH": os.getcwd()})

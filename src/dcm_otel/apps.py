@@ -1,0 +1,15 @@
+"""``"dcm_otel"`` in INSTALLED_APPS initialises telemetry and registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class DcmOtelConfig(AppConfig):
+    name = "dcm_otel"
+    verbose_name = "dcm_otel observability"
+
+    def ready(self) -> None:
+        from dcm_otel import runtime
+
+        runtime.init()

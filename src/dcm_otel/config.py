@@ -1,0 +1,281 @@
+"""One validated configuration object, built from ``settings.DCM_OTEL``, ``OTEL_*`` variables and defaults.
+
+Precedence per key: the ``DCM_OTEL`` dict in settings, then the environment variable, then the default.
+Every problem is collected (not just the first) so ``manage.py check`` can report them all, and each
+names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+TRACES_EXPORTERS = ("otlp", "console", "none")
+METRICS_EXPORTERS = ("prometheus", "otlp", "console", "none")
+LOGS_EXPORTERS = ("otlp", "console", "none")
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A rejected setting: where it came from, what it was and what would have been accepted."""
+
+    key: str
+    value: object
+    allowed: str
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r} is invalid: expected {self.allowed}"
+
+
+class ConfigError(ValueError):
+    """Raised by :func:`load_config` with every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the providers, exporters and instrumentation need, already parsed."""
+
+    service_name: str = "django-app"
+    service_version: str | None = None
+    environment: str | None = None
+    resource_attributes: Mapping[str, str] = field(default_factory=dict)
+    traces_exporter: tuple[str, ...] = ("none",)
+    metrics_exporter: tuple[str, ...] = ("prometheus",)
+    logs_exporter: tuple[str, ...] = ("none",)
+    otlp_endpoint: str | None = None
+    otlp_protocol: str = "http/protobuf"
+    otlp_headers: Mapping[str, str] = field(default_factory=dict)
+    otlp_timeout: float = 10.0
+    sampler: str = "parentbased_always_on"
+    sampler_arg: float = 1.0
+    sdk_disabled: bool = False
+    metric_export_interval: float = 60.0
+    metrics_path: str = "/metrics"
+    multiprocess_dir: str | None = None
+    excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
+    instrument_django: bool = True
+    otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
+
+
+# ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
+
+
+def _str(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise ValueError("a non-empty string")
+    return raw.strip()
+
+
+def _optional_str(raw: object) -> str | None:
+    return None if raw is None else _str(raw)
+
+
+def _bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ValueError("true or false")
+
+
+def _positive_float(raw: object) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("a positive number of seconds")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("a positive number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("a positive number of seconds")
+    return value
+
+
+def _millis_env(raw: str) -> float:
+    """OTEL_* durations are integers in milliseconds; the config keeps seconds."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("a positive integer number of milliseconds") from None
+    if value <= 0:
+        raise ValueError("a positive integer number of milliseconds")
+    return value / 1000
+
+
+def _ratio(raw: object) -> float:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("a number from 0 to 1") from None
+    if isinstance(raw, bool) or not 0 <= value <= 1:
+        raise ValueError("a number from 0 to 1")
+    return value
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[object], str]:
+    def parse(raw: object) -> str:
+        value = raw.strip().lower() if isinstance(raw, str) else raw
+        if value not in allowed:
+            raise ValueError("one of " + ", ".join(allowed))
+        return str(value)
+
+    return parse
+
+
+def _exporters(allowed: tuple[str, ...]) -> Callable[[object], tuple[str, ...]]:
+    def parse(raw: object) -> tuple[str, ...]:
+        items = raw.split(",") if isinstance(raw, str) else raw
+        expected = "a comma-separated string or list of " + ", ".join(allowed)
+        if not isinstance(items, list | tuple) or not items:
+            raise ValueError(expected)
+        names = tuple(dict.fromkeys(str(i).strip().lower() for i in items))
+        if any(n not in allowed for n in names) or ("none" in names and len(names) > 1):
+            raise ValueError(expected + " ('none' alone)")
+        return names
+
+    return parse
+
+
+def _endpoint(raw: object) -> str:
+    allowed = "an http:// or https:// URL with a host, e.g. http://127.0.0.1:4318"
+    if not isinstance(raw, str):
+        raise ValueError(allowed)
+    try:
+        parts = urlsplit(raw.strip())
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        raise ValueError(allowed) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise ValueError(allowed)
+    return raw.strip().rstrip("/")
+
+
+_PAIR = re.compile(r"^\s*([^=,\s]+)\s*=\s*(.*?)\s*$")
+
+
+def _pairs(raw: object) -> dict[str, str]:
+    """``k=v,k2=v2`` (the OTEL_* list format) or a dict of strings."""
+    allowed = "a dict of strings or 'key=value,key2=value2'"
+    if isinstance(raw, Mapping):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise ValueError(allowed)
+        return dict(raw)
+    if not isinstance(raw, str):
+        raise ValueError(allowed)
+    result: dict[str, str] = {}
+    for item in filter(str.strip, raw.split(",")):
+        match = _PAIR.match(item)
+        if not match:
+            raise ValueError(allowed)
+        result[match.group(1)] = match.group(2)
+    return result
+
+
+def _path(raw: object) -> str:
+    if not isinstance(raw, str) or not raw.startswith("/") or any(c.isspace() for c in raw):
+        raise ValueError("a URL path starting with '/'")
+    return raw
+
+
+def _paths(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str) or not isinstance(raw, list | tuple):
+        raise ValueError("a list of URL path prefixes starting with '/'")
+    return tuple(_path(p) for p in raw)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its settings name, its environment variable and how to parse each."""
+
+    name: str
+    parse: Callable[[object], Any]
+    env: str | None = None
+    parse_env: Callable[[str], Any] | None = None
+
+
+KEYS: tuple[Key, ...] = (
+    Key("service_name", _str, "OTEL_SERVICE_NAME"),
+    Key("service_version", _optional_str),
+    Key("environment", _optional_str, "DCM_OTEL_ENVIRONMENT"),
+    Key("resource_attributes", _pairs, "OTEL_RESOURCE_ATTRIBUTES"),
+    Key("traces_exporter", _exporters(TRACES_EXPORTERS), "OTEL_TRACES_EXPORTER"),
+    Key("metrics_exporter", _exporters(METRICS_EXPORTERS), "OTEL_METRICS_EXPORTER"),
+    Key("logs_exporter", _exporters(LOGS_EXPORTERS), "OTEL_LOGS_EXPORTER"),
+    Key("otlp_endpoint", _endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    Key("otlp_protocol", _choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    Key("otlp_headers", _pairs, "OTEL_EXPORTER_OTLP_HEADERS"),
+    Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
+    Key("sampler", _choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
+    Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
+    Key("sdk_disabled", _bool, "OTEL_SDK_DISABLED"),
+    Key("metric_export_interval", _positive_float, "OTEL_METRIC_EXPORT_INTERVAL", _millis_env),
+    Key("metrics_path", _path, "DCM_OTEL_METRICS_PATH"),
+    Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
+    Key("excluded_paths", _paths),
+    Key("instrument_django", _bool),
+)
+KEYS_BY_NAME = {k.name: k for k in KEYS}
+
+# Per-signal endpoints are read by the OTLP exporters themselves; we only validate them.
+SIGNAL_ENDPOINT_ENV = tuple(f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT" for s in ("TRACES", "METRICS", "LOGS"))
+
+
+def load_config(settings: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Build the :class:`Config`; raise :class:`ConfigError` listing every invalid key."""
+    settings = {} if settings is None else settings
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    if not isinstance(settings, Mapping):
+        raise ConfigError([Problem("DCM_OTEL", settings, "a dict")])
+    for unknown in sorted(set(map(str, settings)) - KEYS_BY_NAME.keys()):
+        problems.append(Problem(f"DCM_OTEL[{unknown!r}]", settings[unknown], "one of " + ", ".join(KEYS_BY_NAME)))
+
+    values: dict[str, Any] = {}
+    for key in KEYS:
+        try:
+            if key.name in settings:
+                source = f"DCM_OTEL[{key.name!r}]"
+                raw: object = settings[key.name]
+                values[key.name] = key.parse(raw)
+            elif key.env and environ.get(key.env, "").strip():
+                source, raw = key.env, environ[key.env]
+                values[key.name] = (key.parse_env or key.parse)(raw)
+        except ValueError as exc:
+            problems.append(Problem(source, raw, str(exc)))
+    for name in SIGNAL_ENDPOINT_ENV:
+        if environ.get(name, "").strip():
+            try:
+                _endpoint(environ[name])
+            except ValueError as exc:
+                problems.append(Problem(name, environ[name], str(exc)))
+    if problems:
+        raise ConfigError(problems)
+    return _with_derived_defaults(values, environ)
+
+
+def _with_derived_defaults(values: dict[str, Any], environ: Mapping[str, str]) -> Config:
+    """Defaults that depend on other keys: OTLP export is switched on by configuring an endpoint."""
+    otlp = "otlp_endpoint" in values or any(environ.get(n, "").strip() for n in SIGNAL_ENDPOINT_ENV)
+    values.setdefault("traces_exporter", ("otlp",) if otlp else ("none",))
+    values.setdefault("logs_exporter", ("otlp",) if otlp else ("none",))
+    values.setdefault("metrics_exporter", ("prometheus", "otlp") if otlp else ("prometheus",))
+    if "service_name" not in values and environ.get("DJANGO_SETTINGS_MODULE"):
+        values["service_name"] = environ["DJANGO_SETTINGS_MODULE"].split(".")[0]
+    return Config(**values, otlp_configured=otlp)

@@ -1,0 +1,39 @@
+"""Entry points for ``opentelemetry-instrument``: the distro and the configurator.
+
+The configurator sets up the same providers and exporters as :func:`dcm_otel.init` (from OTEL_* variables,
+since Django's settings are not loaded yet at that moment). The distro declines opentelemetry-
+instrumentation-django when it is installed too: our own Django instrumentor covers requests, and both
+would give two spans per request.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
+from opentelemetry.sdk._configuration import _BaseConfigurator
+
+# Entry points of other instrumentors that ours replace.
+REPLACED_INSTRUMENTORS = frozenset({"django"})
+
+
+class DcmOtelDistro(BaseDistro):  # type: ignore[misc]
+    """Loads every instrumentor except those dcm_otel replaces."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        """Nothing to set: the configurator does the work."""
+
+    def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
+        if entry_point.name in REPLACED_INSTRUMENTORS:
+            return
+        super().load_instrumentor(entry_point, **kwargs)
+
+
+class DcmOtelConfigurator(_BaseConfigurator):
+    """Sets up providers the way ``dcm_otel.init()`` does."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        from dcm_otel import runtime
+
+        runtime.init_from_environment()

@@ -1,0 +1,1 @@
+"""Instrumentors in the opentelemetry-python-contrib pattern, one package or module per library."""

@@ -1,0 +1,225 @@
+"""Tracer, meter and logger providers with the exporters the config names, sharing one Resource.
+
+When another party (``opentelemetry-instrument`` with another distro, or the application itself) has
+already set a global provider, that provider is used as it is and nothing is added to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs._internal import ProxyLoggerProvider
+from opentelemetry.metrics._internal import _ProxyMeterProvider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+from dcm_otel.config import Config
+from dcm_otel.prometheus import PrometheusEndpoint
+from dcm_otel.resource import build_resource
+
+_SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
+
+
+@dataclass
+class Telemetry:
+    """What :func:`setup_providers` made or found; ``destinations`` says where each signal goes."""
+
+    tracer_provider: trace.TracerProvider
+    meter_provider: metrics.MeterProvider
+    logger_provider: _logs.LoggerProvider
+    prometheus: PrometheusEndpoint | None = None
+    destinations: dict[str, str] = field(default_factory=dict)
+    owned: bool = True
+
+    def shutdown(self) -> None:
+        """Flush and stop what we own; a provider someone else set is theirs to stop."""
+        if not self.owned:
+            return
+        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
+            shutdown = getattr(provider, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        if self.prometheus is not None:
+            self.prometheus.shutdown()
+
+
+def build_sampler(config: Config) -> sampling.Sampler:
+    ratio = sampling.TraceIdRatioBased(config.sampler_arg)
+    return {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": sampling.ParentBased(sampling.ALWAYS_ON),
+        "parentbased_always_off": sampling.ParentBased(sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": sampling.ParentBased(ratio),
+    }[config.sampler]
+
+
+def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
+    """Only what the settings/env gave us; the exporters read per-signal OTEL_* variables themselves."""
+    kwargs: dict[str, Any] = {"timeout": config.otlp_timeout}
+    if config.otlp_headers:
+        kwargs["headers"] = dict(config.otlp_headers)
+    if config.otlp_endpoint:
+        http = config.otlp_protocol == "http/protobuf"
+        kwargs["endpoint"] = config.otlp_endpoint + (_SIGNAL_PATHS[signal] if http else "")
+        if not http:
+            kwargs["insecure"] = config.otlp_endpoint.startswith("http://")
+    return kwargs
+
+
+def _otlp_exporter(config: Config, signal: str) -> Any:
+    """Import lazily: the gRPC stack costs ~30 MB and is only loaded when asked for."""
+    if config.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc import _log_exporter as grpc_logs
+        from opentelemetry.exporter.otlp.proto.grpc import metric_exporter as grpc_metrics
+        from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_traces
+
+        classes: dict[str, Any] = {
+            "traces": grpc_traces.OTLPSpanExporter,
+            "metrics": grpc_metrics.OTLPMetricExporter,
+            "logs": grpc_logs.OTLPLogExporter,
+        }
+    else:
+        from opentelemetry.exporter.otlp.proto.http import _log_exporter as http_logs
+        from opentelemetry.exporter.otlp.proto.http import metric_exporter as http_metrics
+        from opentelemetry.exporter.otlp.proto.http import trace_exporter as http_traces
+
+        classes = {
+            "traces": http_traces.OTLPSpanExporter,
+            "metrics": http_metrics.OTLPMetricExporter,
+            "logs": http_logs.OTLPLogExporter,
+        }
+    return classes[signal](**_otlp_kwargs(config, signal))
+
+
+def _describe_otlp(config: Config, signal: str) -> str:
+    where = config.otlp_endpoint or f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
+    return f"otlp {config.otlp_protocol} {where}"
+
+
+def _tracer_provider(config: Config, resource: Resource, described: list[str]) -> TracerProvider:
+    provider = TracerProvider(resource=resource, sampler=build_sampler(config))
+    for name in config.traces_exporter:
+        if name == "otlp":
+            provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(config, "traces")))
+            described.append(_describe_otlp(config, "traces"))
+        elif name == "console":
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            described.append("console")
+    return provider
+
+
+def _metric_readers(
+    config: Config, described: list[str]
+) -> tuple[list[MetricReader], PrometheusEndpoint | None]:
+    readers: list[MetricReader] = []
+    prometheus = None
+    interval_ms = config.metric_export_interval * 1000
+    for name in config.metrics_exporter:
+        if name == "prometheus":
+            prometheus = PrometheusEndpoint(config.multiprocess_dir)
+            readers.append(prometheus.reader)
+            described.append(f"prometheus {config.metrics_path}")
+        elif name == "otlp":
+            exporter = _otlp_exporter(config, "metrics")
+            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
+            described.append(_describe_otlp(config, "metrics"))
+        elif name == "console":
+            exporter = ConsoleMetricExporter()
+            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
+            described.append("console")
+    return readers, prometheus
+
+
+def _logger_provider(config: Config, resource: Resource, described: list[str]) -> LoggerProvider:
+    provider = LoggerProvider(resource=resource)
+    for name in config.logs_exporter:
+        if name == "otlp":
+            provider.add_log_record_processor(BatchLogRecordProcessor(_otlp_exporter(config, "logs")))
+            described.append(_describe_otlp(config, "logs"))
+        elif name == "console":
+            provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogRecordExporter()))
+            described.append("console")
+    return provider
+
+
+def _summary(described: Sequence[str]) -> str:
+    return " + ".join(described) or "none"
+
+
+def existing_providers() -> Telemetry | None:
+    """The global providers if some other party set all it needs already, else None."""
+    tracer_provider = trace.get_tracer_provider()
+    meter_provider = metrics.get_meter_provider()
+    logger_provider = _logs.get_logger_provider()
+    if isinstance(tracer_provider, trace.ProxyTracerProvider) and isinstance(meter_provider, _ProxyMeterProvider):
+        return None
+    where = f"providers set before dcm_otel ({type(tracer_provider).__name__})"
+    return Telemetry(
+        tracer_provider,
+        meter_provider,
+        logger_provider,
+        destinations={"traces": where, "metrics": where, "logs": where},
+        owned=False,
+    )
+
+
+def setup_providers(config: Config) -> Telemetry:
+    """Create the providers and exporters, or adopt existing global ones; set ours globally."""
+    found = existing_providers()
+    if found is not None:
+        return found
+    resource = build_resource(config)
+    traces: list[str] = []
+    metric_destinations: list[str] = []
+    logs: list[str] = []
+    tracer_provider = _tracer_provider(config, resource, traces)
+    readers, prometheus = _metric_readers(config, metric_destinations)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    logger_provider = _logger_provider(config, resource, logs)
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    if isinstance(_logs.get_logger_provider(), ProxyLoggerProvider):
+        _logs.set_logger_provider(logger_provider)
+    if logs:
+        _bridge_python_logging(logger_provider)
+    return Telemetry(
+        tracer_provider,
+        meter_provider,
+        logger_provider,
+        prometheus=prometheus,
+        destinations={
+            "traces": _summary(traces),
+            "metrics": _summary(metric_destinations),
+            "logs": _summary(logs),
+        },
+    )
+
+
+class _NotFromExporters(logging.Filter):
+    """The exporters' own complaints must not be exported through themselves (a feedback loop)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("opentelemetry")
+
+
+def _bridge_python_logging(logger_provider: LoggerProvider) -> None:
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
+    handler.addFilter(_NotFromExporters())
+    logging.getLogger().addHandler(handler)

@@ -1,0 +1,52 @@
+"""The one Resource shared by the tracer, meter and logger providers of a process."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from pathlib import Path
+
+from opentelemetry.sdk.resources import Resource
+
+from dcm_otel.config import Config
+
+_CONTAINER_ID = re.compile(r"([0-9a-f]{64})")
+
+
+def container_id(cgroup: Path = Path("/proc/self/cgroup"), mountinfo: Path = Path("/proc/self/mountinfo")) -> str | None:
+    """The id of the container this process runs in, read from cgroup v1 paths or, on cgroup v2, the
+    ``/etc/hostname`` mount of Docker's containers directory; None outside a container."""
+    for source in (cgroup, mountinfo):
+        try:
+            text = source.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if ("docker" in line or "containerd" in line or "kubepods" in line) and (
+                match := _CONTAINER_ID.search(line)
+            ):
+                return match.group(1)
+    return None
+
+
+def build_resource(config: Config) -> Resource:
+    """Resource attributes, most specific last: detected facts, then OTEL_RESOURCE_ATTRIBUTES, then the
+    explicit service keys. ``service.instance.id`` is new per process, so each worker is told apart."""
+    attributes: dict[str, str | int] = {
+        "service.instance.id": str(uuid.uuid4()),
+        "host.name": socket.gethostname(),
+        "process.pid": os.getpid(),
+        "telemetry.distro.name": "dcm_otel",
+    }
+    if cid := container_id():
+        attributes["container.id"] = cid
+    attributes.update(config.resource_attributes)
+    attributes["service.name"] = config.service_name
+    if config.service_version:
+        attributes["service.version"] = config.service_version
+    if config.environment:
+        attributes["deployment.environment.name"] = config.environment
+    # create() adds the telemetry.sdk.* attributes; what it reads from OTEL_* again is overridden by ours.
+    return Resource.create(attributes)

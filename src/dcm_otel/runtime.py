@@ -1,0 +1,193 @@
+"""The process-wide lifecycle: one initialisation per process, fork handling, flush at exit.
+
+``init()`` may be called from settings.py (before Django's settings exist), from the app's
+``AppConfig.ready`` and from the ``opentelemetry-instrument`` configurator; whichever comes first does the
+work and the others find it done.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from dcm_otel.config import Config, ConfigError, load_config
+from dcm_otel.providers import Telemetry, setup_providers
+
+logger = logging.getLogger("dcm_otel")
+
+
+@dataclass
+class State:
+    """What this process initialised. ``telemetry`` is None while waiting for a fork, or when disabled.
+    ``from_settings`` is False while only the environment was read (the opentelemetry-instrument launch)."""
+
+    config: Config
+    telemetry: Telemetry | None
+    from_settings: bool = True
+
+
+# Keys that shape the providers: fixed once the providers exist.
+_PROVIDER_KEYS = (
+    "service_name",
+    "service_version",
+    "environment",
+    "resource_attributes",
+    "traces_exporter",
+    "metrics_exporter",
+    "logs_exporter",
+    "otlp_endpoint",
+    "otlp_protocol",
+    "otlp_headers",
+    "otlp_timeout",
+    "sampler",
+    "sampler_arg",
+    "metric_export_interval",
+    "multiprocess_dir",
+)
+
+_lock = threading.RLock()
+_state: State | None = None
+_forked_child = False
+
+
+def _mark_forked() -> None:
+    global _forked_child
+    _forked_child = True
+
+
+os.register_at_fork(after_in_child=_mark_forked)
+
+
+def current() -> State | None:
+    """The state of this process, or None before :func:`init`."""
+    return _state
+
+
+def init(settings: Mapping[str, object] | None = None, caller: FrameType | None = None) -> State:
+    """Initialise telemetry once for this process and return its state.
+
+    With no argument the ``DCM_OTEL`` dict is taken from Django's settings, or, when called at the end of
+    settings.py itself (settings not loaded yet), from the calling module's globals. An invalid value
+    raises ``ImproperlyConfigured`` naming the key, the value and what is allowed. ``caller`` is the frame
+    whose globals hold settings.py's names (default: the caller of this function).
+    """
+    global _state
+    with _lock:
+        if _state is not None and _state.from_settings:
+            return _state
+        from dcm_otel import checks
+
+        checks.register()
+        config = _load_or_raise(_dcm_otel_settings(caller or sys._getframe(1)) if settings is None else settings)
+        if config is None:
+            return State(Config(sdk_disabled=True), None)
+        if _state is not None:
+            return _adopt_settings(_state, config)
+        _state = State(config, None)
+        if config.sdk_disabled:
+            logger.info("dcm_otel: OTEL_SDK_DISABLED is true; no telemetry is set up")
+            return _state
+        if _is_preforking_server_master():
+            # gunicorn --preload: exporter threads and service.instance.id belong to each worker.
+            os.register_at_fork(after_in_child=_start_in_worker)
+            logger.info("dcm_otel: telemetry will start in each worker after fork")
+        else:
+            _start(_state)
+        _instrument(config)
+        return _state
+
+
+def init_from_environment() -> State:
+    """Set up providers from OTEL_* variables alone: under ``opentelemetry-instrument`` this runs before
+    Django's settings exist. The later settings-side :func:`init` keeps these providers and applies the
+    rest of ``DCM_OTEL``."""
+    state = init({})
+    state.from_settings = False
+    return state
+
+
+def _adopt_settings(state: State, config: Config) -> State:
+    ignored = sorted(
+        key
+        for key in _PROVIDER_KEYS
+        if getattr(config, key) != getattr(state.config, key)
+    )
+    if ignored:
+        logger.warning(
+            "dcm_otel: providers were set up from OTEL_* variables by opentelemetry-instrument; "
+            "DCM_OTEL keys %s do not apply to them (set the OTEL_* variables instead)",
+            ", ".join(ignored),
+        )
+    state.config = config
+    state.from_settings = True
+    return state
+
+
+def _dcm_otel_settings(caller: FrameType) -> Mapping[str, object]:
+    from django.conf import settings as django_settings
+
+    if django_settings.configured:
+        value: Any = getattr(django_settings, "DCM_OTEL", {})
+    else:
+        value = caller.f_globals.get("DCM_OTEL", {})
+    return value if isinstance(value, Mapping) else {"DCM_OTEL": value}
+
+
+def _load_or_raise(settings: Mapping[str, object]) -> Config | None:
+    """The config, or ImproperlyConfigured; under ``manage.py check`` None, so the check reports it."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        return load_config(settings)
+    except ConfigError as exc:
+        if sys.argv[1:2] == ["check"]:
+            return None
+        raise ImproperlyConfigured(f"dcm_otel: {exc}") from None
+
+
+def _is_preforking_server_master() -> bool:
+    return not _forked_child and "gunicorn" in os.path.basename(sys.argv[0] if sys.argv else "")
+
+
+def _start_in_worker() -> None:
+    if _state is not None and _state.telemetry is None:
+        _start(_state)
+
+
+def _start(state: State) -> None:
+    telemetry = setup_providers(state.config)
+    state.telemetry = telemetry
+    atexit.register(telemetry.shutdown)
+    _flush_on_sigterm()
+    for signal_name, where in telemetry.destinations.items():
+        logger.info("dcm_otel: %s -> %s", signal_name, where)
+
+
+def _flush_on_sigterm() -> None:
+    """Python's default SIGTERM ends the process without atexit; turn it into a normal exit so buffered
+    telemetry is flushed. A handler the application (or its server) installed is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    sys.exit(128 + signum)
+
+
+def _instrument(config: Config) -> None:
+    if config.instrument_django:
+        from dcm_otel.instrumentation.django import DjangoInstrumentor
+
+        instrumentor = DjangoInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()

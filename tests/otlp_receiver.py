@@ -1,0 +1,142 @@
+"""A local OTLP/HTTP receiver for tests: decodes what exporters send, with the real protobuf schema."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+_REQUESTS: dict[str, type[Message]] = {
+    "/v1/traces": ExportTraceServiceRequest,
+    "/v1/metrics": ExportMetricsServiceRequest,
+    "/v1/logs": ExportLogsServiceRequest,
+}
+
+
+def value_of(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    return None if kind is None else getattr(value, kind)
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    return {kv.key: value_of(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
+
+
+@dataclass
+class Span:
+    name: str
+    kind: int
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    status_code: int
+    events: list[str]
+
+
+@dataclass
+class OtlpReceiver:
+    """Collects every request body per path; ``headers`` keeps each request's headers too."""
+
+    server: ThreadingHTTPServer
+    received: dict[str, list[Message]] = field(default_factory=dict)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def spans(self) -> list[Span]:
+        with self.lock:
+            requests = list(self.received.get("/v1/traces", []))
+        result = []
+        for request in requests:
+            for resource_spans in request.resource_spans:  # type: ignore[attr-defined]
+                resource = attributes(resource_spans.resource.attributes)
+                for scope_spans in resource_spans.scope_spans:
+                    for s in scope_spans.spans:
+                        result.append(
+                            Span(
+                                s.name,
+                                s.kind,
+                                s.trace_id.hex(),
+                                s.span_id.hex(),
+                                s.parent_span_id.hex(),
+                                attributes(s.attributes),
+                                resource,
+                                s.status.code,
+                                [e.name for e in s.events],
+                            )
+                        )
+        return result
+
+    def metric_points(self, name: str) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any]]:
+        """(resource attributes, point attributes, point) for every exported point of metric ``name``."""
+        with self.lock:
+            requests = list(self.received.get("/v1/metrics", []))
+        for request in requests:
+            for resource_metrics in request.resource_metrics:  # type: ignore[attr-defined]
+                resource = attributes(resource_metrics.resource.attributes)
+                for scope_metrics in resource_metrics.scope_metrics:
+                    for metric in scope_metrics.metrics:
+                        if metric.name != name:
+                            continue
+                        data = getattr(metric, metric.WhichOneof("data"))
+                        for point in data.data_points:
+                            yield resource, attributes(point.attributes), point
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.05)
+        return predicate()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def start_receiver() -> OtlpReceiver:
+    holder: dict[str, OtlpReceiver] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            message_type = _REQUESTS.get(self.path)
+            if message_type is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            message = message_type()
+            message.ParseFromString(body)
+            receiver = holder["receiver"]
+            with receiver.lock:
+                receiver.received.setdefault(self.path, []).append(message)
+                receiver.headers.append(dict(self.headers.items()))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: tests read what was received, not an access log."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    holder["receiver"] = OtlpReceiver(server)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return holder["receiver"]
