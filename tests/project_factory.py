@@ -36,6 +36,7 @@ LOGGING = {
 
 URLS = """\
 import os
+import time
 
 from django.http import HttpResponse
 from django.urls import path
@@ -54,6 +55,7 @@ def boom(request):
 
 
 def pid(request):
+    time.sleep(0.02)  # long enough that concurrent requests keep several workers busy
     return HttpResponse(str(os.getpid()))
 
 
@@ -85,7 +87,9 @@ def write_project(directory: Path, settings_tail: str = "", installed_apps: tupl
     settings = SETTINGS
     if installed_apps:
         extra = "".join(f'    "{app}",\n' for app in installed_apps)
-        settings = settings.replace('    "django.contrib.contenttypes",\n', f'    "django.contrib.contenttypes",\n{extra}')
+        settings = settings.replace(
+            '    "django.contrib.contenttypes",\n', f'    "django.contrib.contenttypes",\n{extra}'
+        )
     (directory / "settings.py").write_text(settings + textwrap.dedent(settings_tail))
     (directory / "urls.py").write_text(URLS)
     (directory / "requests_script.py").write_text(REQUEST_SCRIPT)

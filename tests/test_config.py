@@ -1,4 +1,4 @@
-"""Configuration: precedence, derived defaults, and errors that name the key, the value and what is allowed."""
+"""Configuration: precedence, derived defaults, and errors naming the key, the value and what is allowed."""
 
 from __future__ import annotations
 
@@ -32,7 +32,11 @@ def test_a_per_signal_endpoint_also_switches_otlp_on() -> None:
 
 
 def test_settings_win_over_environment_which_wins_over_defaults() -> None:
-    env = {"OTEL_SERVICE_NAME": "from-env", "OTEL_TRACES_EXPORTER": "console", "DJANGO_SETTINGS_MODULE": "x.y"}
+    env = {
+        "OTEL_SERVICE_NAME": "from-env",
+        "OTEL_TRACES_EXPORTER": "console",
+        "DJANGO_SETTINGS_MODULE": "x.y",
+    }
     config = load_config({"service_name": "from-settings"}, env)
     assert config.service_name == "from-settings"
     assert config.traces_exporter == ("console",)
@@ -107,5 +111,5 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_dcm_otel_must_be_a_dict() -> None:
-    with pytest.raises(ConfigError, match="DCM_OTEL=.*a dict"):
+    with pytest.raises(ConfigError, match=r"DCM_OTEL=.*a dict"):
         load_config(["otlp"], {})  # type: ignore[arg-type]

@@ -75,7 +75,9 @@ def test_installed_app_and_one_line_together_initialise_once(tmp_path: Path, rec
 
 def test_opentelemetry_instrument_launch(tmp_path: Path, receiver: OtlpReceiver) -> None:
     project = write_project(tmp_path)
-    run_requests(project, receiver, "/", JOB, launcher=("opentelemetry-instrument",), OTEL_SERVICE_NAME="shop")
+    run_requests(
+        project, receiver, "/", JOB, launcher=("opentelemetry-instrument",), OTEL_SERVICE_NAME="shop"
+    )
     assert_requests_exported(receiver)
 
 
@@ -84,7 +86,9 @@ def test_opentelemetry_instrument_with_the_line_and_contrib_django_gives_one_spa
 ) -> None:
     pytest.importorskip("opentelemetry.instrumentation.django")  # installed by the test extra on purpose
     project = write_project(tmp_path, settings_tail=ONE_LINE, installed_apps=("dcm_otel",))
-    run_requests(project, receiver, "/", JOB, launcher=("opentelemetry-instrument",), OTEL_SERVICE_NAME="shop")
+    run_requests(
+        project, receiver, "/", JOB, launcher=("opentelemetry-instrument",), OTEL_SERVICE_NAME="shop"
+    )
     assert_requests_exported(receiver)
 
 
@@ -126,7 +130,7 @@ def test_check_names_a_bad_setting(tmp_path: Path, installed_apps: tuple[str, ..
     assert result.returncode != 0
     assert "dcm_otel.E001" in output
     assert "DCM_OTEL['traces_exporter']='zipkin'" in output
-    assert "one of otlp, console, none" in output
+    assert "list of otlp, console, none" in output
     assert "DCM_OTEL['metrics_path']='metrics'" in output
     assert "Traceback" not in output
 

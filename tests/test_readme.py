@@ -9,7 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def readme_commands() -> list[str]:
-    return re.findall(r"```bash\n(python3 -m pip install -q nox && python3 -m nox -s \w+)\n```", (ROOT / "README.md").read_text())
+    return re.findall(
+        r"```bash\n(python3 -m pip install -q nox && python3 -m nox -s \w+)\n```",
+        (ROOT / "README.md").read_text(),
+    )
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -237,7 +237,9 @@ KEYS_BY_NAME = {k.name: k for k in KEYS}
 SIGNAL_ENDPOINT_ENV = tuple(f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT" for s in ("TRACES", "METRICS", "LOGS"))
 
 
-def load_config(settings: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    settings: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
     """Build the :class:`Config`; raise :class:`ConfigError` listing every invalid key."""
     settings = {} if settings is None else settings
     environ = os.environ if environ is None else environ
@@ -245,7 +247,9 @@ def load_config(settings: Mapping[str, object] | None = None, environ: Mapping[s
     if not isinstance(settings, Mapping):
         raise ConfigError([Problem("DCM_OTEL", settings, "a dict")])
     for unknown in sorted(set(map(str, settings)) - KEYS_BY_NAME.keys()):
-        problems.append(Problem(f"DCM_OTEL[{unknown!r}]", settings[unknown], "one of " + ", ".join(KEYS_BY_NAME)))
+        problems.append(
+            Problem(f"DCM_OTEL[{unknown!r}]", settings[unknown], "one of " + ", ".join(KEYS_BY_NAME))
+        )
 
     values: dict[str, Any] = {}
     for key in KEYS:

@@ -91,7 +91,11 @@ class TelemetryMiddleware:
             method,
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={**base, "url.path": request.path, "client.address": request.META.get("REMOTE_ADDR", "")},
+            attributes={
+                **base,
+                "url.path": request.path,
+                "client.address": request.META.get("REMOTE_ADDR", ""),
+            },
         )
         token = context.attach(trace.set_span_in_context(span, parent))
         self.active_requests.add(1, base)

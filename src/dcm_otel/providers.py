@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from dcm_otel.config import Config
-from dcm_otel.prometheus import PrometheusEndpoint
+from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.resource import build_resource
 
 _SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
@@ -131,7 +131,7 @@ def _metric_readers(
     interval_ms = config.metric_export_interval * 1000
     for name in config.metrics_exporter:
         if name == "prometheus":
-            prometheus = PrometheusEndpoint(config.multiprocess_dir)
+            prometheus = PrometheusEndpoint(config.multiprocess_dir or default_multiprocess_dir())
             readers.append(prometheus.reader)
             described.append(f"prometheus {config.metrics_path}")
         elif name == "otlp":
@@ -166,7 +166,9 @@ def existing_providers() -> Telemetry | None:
     tracer_provider = trace.get_tracer_provider()
     meter_provider = metrics.get_meter_provider()
     logger_provider = _logs.get_logger_provider()
-    if isinstance(tracer_provider, trace.ProxyTracerProvider) and isinstance(meter_provider, _ProxyMeterProvider):
+    if isinstance(tracer_provider, trace.ProxyTracerProvider) and isinstance(
+        meter_provider, _ProxyMeterProvider
+    ):
         return None
     where = f"providers set before dcm_otel ({type(tracer_provider).__name__})"
     return Telemetry(

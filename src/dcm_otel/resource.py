@@ -15,7 +15,9 @@ from dcm_otel.config import Config
 _CONTAINER_ID = re.compile(r"([0-9a-f]{64})")
 
 
-def container_id(cgroup: Path = Path("/proc/self/cgroup"), mountinfo: Path = Path("/proc/self/mountinfo")) -> str | None:
+def container_id(
+    cgroup: Path = Path("/proc/self/cgroup"), mountinfo: Path = Path("/proc/self/mountinfo")
+) -> str | None:
     """The id of the container this process runs in, read from cgroup v1 paths or, on cgroup v2, the
     ``/etc/hostname`` mount of Docker's containers directory; None outside a container."""
     for source in (cgroup, mountinfo):

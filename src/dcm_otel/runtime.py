@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 
 from dcm_otel.config import Config, ConfigError, load_config
+from dcm_otel.process import gunicorn_master, running_under_gunicorn
 from dcm_otel.providers import Telemetry, setup_providers
 
 logger = logging.getLogger("dcm_otel")
@@ -32,6 +33,7 @@ class State:
     config: Config
     telemetry: Telemetry | None
     from_settings: bool = True
+    announced: bool = False
 
 
 # Keys that shape the providers: fixed once the providers exist.
@@ -55,15 +57,6 @@ _PROVIDER_KEYS = (
 
 _lock = threading.RLock()
 _state: State | None = None
-_forked_child = False
-
-
-def _mark_forked() -> None:
-    global _forked_child
-    _forked_child = True
-
-
-os.register_at_fork(after_in_child=_mark_forked)
 
 
 def current() -> State | None:
@@ -82,11 +75,14 @@ def init(settings: Mapping[str, object] | None = None, caller: FrameType | None 
     global _state
     with _lock:
         if _state is not None and _state.from_settings:
+            _announce(_state)
             return _state
         from dcm_otel import checks
 
         checks.register()
-        config = _load_or_raise(_dcm_otel_settings(caller or sys._getframe(1)) if settings is None else settings)
+        config = _load_or_raise(
+            _dcm_otel_settings(caller or sys._getframe(1)) if settings is None else settings
+        )
         if config is None:
             return State(Config(sdk_disabled=True), None)
         if _state is not None:
@@ -115,11 +111,7 @@ def init_from_environment() -> State:
 
 
 def _adopt_settings(state: State, config: Config) -> State:
-    ignored = sorted(
-        key
-        for key in _PROVIDER_KEYS
-        if getattr(config, key) != getattr(state.config, key)
-    )
+    ignored = sorted(key for key in _PROVIDER_KEYS if getattr(config, key) != getattr(state.config, key))
     if ignored:
         logger.warning(
             "dcm_otel: providers were set up from OTEL_* variables by opentelemetry-instrument; "
@@ -154,7 +146,7 @@ def _load_or_raise(settings: Mapping[str, object]) -> Config | None:
 
 
 def _is_preforking_server_master() -> bool:
-    return not _forked_child and "gunicorn" in os.path.basename(sys.argv[0] if sys.argv else "")
+    return running_under_gunicorn() and gunicorn_master().pid == os.getpid()
 
 
 def _start_in_worker() -> None:
@@ -167,7 +159,18 @@ def _start(state: State) -> None:
     state.telemetry = telemetry
     atexit.register(telemetry.shutdown)
     _flush_on_sigterm()
-    for signal_name, where in telemetry.destinations.items():
+    _announce(state)
+
+
+def _announce(state: State) -> None:
+    """One log line per signal saying where it goes, once Django has configured logging (an ``init()``
+    in settings.py runs before that; the instrumentor calls ``init()`` again once the apps are ready)."""
+    from django.conf import settings
+
+    if state.announced or state.telemetry is None or not settings.configured:
+        return
+    state.announced = True
+    for signal_name, where in state.telemetry.destinations.items():
         logger.info("dcm_otel: %s -> %s", signal_name, where)
 
 

@@ -1,0 +1,1 @@
+"""Small programs the Prometheus multiprocess tests run as real processes."""
