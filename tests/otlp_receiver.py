@@ -97,6 +97,27 @@ class OtlpReceiver:
                         for point in data.data_points:
                             yield resource, attributes(point.attributes), point
 
+    def metric_shapes(self) -> dict[str, tuple[str, str, set[str]]]:
+        """name -> (type, unit, attribute keys seen) for every metric exported by a ``dcm_otel`` scope."""
+        kinds = {"histogram": "histogram", "gauge": "gauge"}
+        with self.lock:
+            requests = list(self.received.get("/v1/metrics", []))
+        shapes: dict[str, tuple[str, str, set[str]]] = {}
+        for request in requests:
+            for resource_metrics in request.resource_metrics:  # type: ignore[attr-defined]
+                for scope_metrics in resource_metrics.scope_metrics:
+                    if not scope_metrics.scope.name.startswith("dcm_otel"):
+                        continue
+                    for metric in scope_metrics.metrics:
+                        data_kind = metric.WhichOneof("data")
+                        data = getattr(metric, data_kind)
+                        kind = kinds.get(data_kind) or ("counter" if data.is_monotonic else "updowncounter")
+                        keys = shapes.get(metric.name, (kind, metric.unit, set()))[2]
+                        for point in data.data_points:
+                            keys.update(kv.key for kv in point.attributes)
+                        shapes[metric.name] = (kind, metric.unit, keys)
+        return shapes
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,15 +1,5 @@
-"""The hooks a project puts in its gunicorn config file: start from zero, leave nothing behind."""
+"""The gunicorn config a project would write: the hooks dcm_otel ships."""
 
-from __future__ import annotations
+from dcm_otel.gunicorn import on_exit, on_starting
 
-from typing import Any
-
-from dcm_otel.prometheus import default_multiprocess_dir, prepare_multiprocess_dir, remove_multiprocess_dir
-
-
-def on_starting(server: Any) -> None:
-    prepare_multiprocess_dir(default_multiprocess_dir())
-
-
-def on_exit(server: Any) -> None:
-    remove_multiprocess_dir(default_multiprocess_dir())
+__all__ = ["on_exit", "on_starting"]
