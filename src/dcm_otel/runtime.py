@@ -8,6 +8,7 @@ work and the others find it done.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import signal
@@ -187,10 +188,17 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)
 
 
-def _instrument(config: Config) -> None:
-    if config.instrument_django:
-        from dcm_otel.instrumentation.django import DjangoInstrumentor
+# (config flag, module, class): the instrumentors init() switches on, each in the contrib pattern.
+_INSTRUMENTORS = (
+    ("instrument_django", "dcm_otel.instrumentation.django", "DjangoInstrumentor"),
+    ("instrument_db", "dcm_otel.instrumentation.db", "DjangoDbInstrumentor"),
+    ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
+)
 
-        instrumentor = DjangoInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
+
+def _instrument(config: Config) -> None:
+    for flag, module, name in _INSTRUMENTORS:
+        if getattr(config, flag):
+            instrumentor = getattr(importlib.import_module(module), name)()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument()

@@ -1,0 +1,104 @@
+"""The two wrapt wrappers: one per Engine API method (span + duration), one per HTTP verb (method, status).
+
+Only the outermost API method of a call makes a span: methods that call other API methods (``logs``
+inspects the container first, ``create_container`` calls ``create_container_from_config``) run inside
+it without spans of their own. While the span is current, HTTP instrumentations (requests, urllib3)
+are suppressed, so each Engine operation shows up exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from opentelemetry import context, trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.metrics import Histogram
+from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
+
+from .attributes import DOCKER_OPERATION, SERVER_ADDRESS
+from .call import TracedCall
+from .endpoint import EndpointCache
+from .operations import BoundOperation
+from .streams import STREAM_TYPES, TracedStream
+
+_ACTIVE_CALL = context.create_key("dcm_otel.docker.call")
+
+Wrapped = Callable[..., Any]
+
+
+class OperationWrapper:
+    """Wraps one ``APIClient`` method: a CLIENT span and a duration for each outermost call."""
+
+    __slots__ = ("_duration", "_endpoints", "_operation", "_operation_attributes", "_span_name", "_tracer")
+
+    def __init__(
+        self, operation: BoundOperation, tracer: Tracer, duration: Histogram, endpoints: EndpointCache
+    ) -> None:
+        self._operation = operation
+        self._tracer = tracer
+        self._duration = duration
+        self._endpoints = endpoints
+        self._span_name = f"docker {operation.name}"
+        self._operation_attributes: dict[str, AttributeValue] = {DOCKER_OPERATION: operation.name}
+
+    def __call__(self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if context.get_value(_ACTIVE_CALL) is not None or not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        endpoint = self._endpoints(instance)
+        span = self._tracer.start_span(
+            self._span_name,
+            kind=SpanKind.CLIENT,
+            attributes={
+                **self._operation_attributes,
+                **endpoint.span_attributes,
+                **self._operation.subject(args, kwargs),
+            },
+        )
+        call = TracedCall(
+            span, self._duration, {DOCKER_OPERATION: self._operation.name, SERVER_ADDRESS: endpoint.address}
+        )
+        token = context.attach(
+            context.set_value(
+                _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+                True,
+                context.set_value(_ACTIVE_CALL, call, trace.set_span_in_context(span)),
+            )
+        )
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            call.finish(error)
+            raise
+        else:
+            if isinstance(result, STREAM_TYPES):
+                return TracedStream(result, call)
+            call.finish(attributes=self._operation.result_attributes(result))
+            return result
+        finally:
+            context.detach(token)
+
+
+class RequestRecorder:
+    """Wraps ``APIClient._get``/``_post``/``_put``/``_delete``: the requests of all API methods but one.
+
+    ``attach_socket`` posts through ``requests`` directly; its span has no HTTP method or status.
+    """
+
+    __slots__ = ("_method",)
+
+    def __init__(self, method: str) -> None:
+        self._method = method
+
+    def __call__(
+        self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> Any:
+        call = cast("TracedCall | None", context.get_value(_ACTIVE_CALL))
+        if call is None:
+            return wrapped(*args, **kwargs)
+        call.http_method = self._method
+        response = wrapped(*args, **kwargs)
+        call.status_code = response.status_code
+        return response
