@@ -72,6 +72,7 @@ class Config:
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     instrument_django: bool = True
+    instrument_docker: bool = True
     otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
 
 
@@ -230,6 +231,7 @@ KEYS: tuple[Key, ...] = (
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
     Key("instrument_django", _bool),
+    Key("instrument_docker", _bool),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 
