@@ -191,7 +191,6 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 # (config flag, module, class): the instrumentors init() switches on, each in the contrib pattern.
 _INSTRUMENTORS = (
     ("instrument_django", "dcm_otel.instrumentation.django", "DjangoInstrumentor"),
-    ("instrument_db", "dcm_otel.instrumentation.db", "DjangoDbInstrumentor"),
     ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
 )
 
