@@ -35,8 +35,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """Migrate, create a host and jobs, run the job processor and serve the demo on 127.0.0.1:8000."""
-    session.run("bash", "scripts/install-services.sh", "--demo", external=True)
+    """Migrate, create a host and jobs, run the job processor and serve the demo on 127.0.0.1:8000.
+
+    Uses a reachable Docker Engine (or starts a private one when run as root with docker.io installed),
+    else container_manager's mock executor."""
     session.install("-e", ".[container-manager]")
     session.run("python", "examples/demo/run_demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 

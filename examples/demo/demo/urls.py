@@ -1,0 +1,13 @@
+"""The demo's URLs. /metrics is not here: dcm_otel's middleware serves it."""
+
+from django.contrib import admin
+from django.urls import path
+
+from demo import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("jobs/new/", views.job_new, name="job-new"),
+    path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,9 @@
+"""WSGI entry point, for serving the demo with gunicorn instead of runserver."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo.settings")
+
+application = get_wsgi_application()

@@ -1,0 +1,213 @@
+"""The demo end to end, the way the README runs it: run_demo.py migrates, creates jobs, runs the job processor
+and serves the app; the jobs get processed, /metrics shows the requests by route, and Ctrl-C (or SIGTERM)
+leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from tests.services import DockerEngine, unavailable
+from tests.services._common import INSTALL_HINT, free_port, is_root, port_open, wait_until
+from tests.services.docker_engine import find_static_busybox
+
+RUN_DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo" / "run_demo.py"
+JOB_NAMES = {"hello", "hello-again", "fail", "sleep"}
+TERMINAL = {"completed", "failed", "timeout", "cancelled"}
+STARTUP_TIMEOUT = 120.0
+JOBS_TIMEOUT = 90.0
+STOP_TIMEOUT = 90.0
+# The demo stops itself this long after it is up, should this test die before it sends the signal.
+SAFETY_EXIT_AFTER = 240
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    status: str
+    exit_code: int | None
+    stdout: str
+
+
+@dataclass
+class Demo:
+    proc: subprocess.Popen[bytes]
+    port: int
+    var_dir: Path
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def explain(self, what: str) -> str:
+        return f"{what}; the demo's output:\n{self.log()[-6000:]}"
+
+    def jobs(self) -> dict[str, Job]:
+        """The jobs as the job processor left them in the demo's database (this test's own)."""
+        db = self.var_dir / "db.sqlite3"
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT id, name, status, exit_code, stdout_log FROM container_manager_containerjob"
+            ).fetchall()
+        return {
+            name: Job(str(uuid.UUID(id_)), status, exit_code, stdout)
+            for id_, name, status, exit_code, stdout in rows
+        }
+
+    def jobs_done(self) -> bool:
+        jobs = self.jobs()
+        return set(jobs) >= JOB_NAMES and all(job.status in TERMINAL for job in jobs.values())
+
+
+@contextmanager
+def running_demo(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Demo]:
+    """run_demo.py on a free port with a database of its own; interrupted at the end if still running."""
+    port = free_port()
+    var_dir = tmp_path / "var"
+    log_path = tmp_path / "demo.log"
+    environ = {**os.environ, "DEMO_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1", **(env or {})}
+    argv = [sys.executable, str(RUN_DEMO), "--port", str(port), "--exit-after", str(SAFETY_EXIT_AFTER), *args]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=environ
+        )
+    try:
+        yield Demo(proc, port, var_dir, log_path)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def exercise(demo: Demo) -> dict[str, Job]:
+    """Wait for the app, request its pages, wait for the jobs; check /metrics; return the jobs."""
+    up = wait_until(
+        lambda: demo.proc.poll() is not None or port_open("127.0.0.1", demo.port), STARTUP_TIMEOUT
+    )
+    assert up, demo.explain(f"nothing listened on port {demo.port} within {STARTUP_TIMEOUT:g} s")
+    assert demo.proc.poll() is None, demo.explain(f"run_demo.py exited with code {demo.proc.returncode}")
+
+    home = requests.get(f"{demo.base_url}/", timeout=10)
+    assert home.status_code == 200, home.text
+    for name in JOB_NAMES:
+        assert f">{name}</a>" in home.text
+
+    processed = wait_until(demo.jobs_done, JOBS_TIMEOUT, interval=0.5)
+    assert processed, demo.explain(f"jobs not processed within {JOBS_TIMEOUT:g} s: {demo.jobs()}")
+    jobs = demo.jobs()
+    detail = requests.get(f"{demo.base_url}/jobs/{jobs['fail'].id}/", timeout=10)
+    assert detail.status_code == 200, detail.text
+    assert f">{jobs['fail'].status}</td>" in detail.text
+
+    metrics = requests.get(f"{demo.base_url}/metrics", timeout=10)
+    assert metrics.status_code == 200, metrics.text
+    assert "http_server_request_duration_seconds" in metrics.text
+    for route in ("/", "/jobs/<uuid:pk>/"):
+        assert request_count(metrics.text, route) >= 1, f"no request counted for {route}:\n{metrics.text}"
+    return jobs
+
+
+def request_count(exposition: str, route: str) -> float:
+    """The http.server.request.duration count of `route`, summed over methods and status codes."""
+    prefix, label = "http_server_request_duration_seconds_count{", f'http_route="{route}"'
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith(prefix) and label in line
+    )
+
+
+def stop_and_check_gone(demo: Demo, stop_signal: signal.Signals = signal.SIGINT) -> list[str]:
+    """Stop the demo; every process it started must be gone. Returns their command lines."""
+    tree = psutil.Process(demo.proc.pid).children(recursive=True)
+    cmdlines = [" ".join(p.cmdline()) for p in tree]
+    assert any("process_container_jobs" in c for c in cmdlines), cmdlines
+    assert any("runserver" in c for c in cmdlines), cmdlines
+    demo.proc.send_signal(stop_signal)
+    try:
+        returncode = demo.proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(demo.explain(f"run_demo.py did not stop within {STOP_TIMEOUT:g} s of {stop_signal.name}"))
+    assert returncode == 0, demo.explain(f"run_demo.py exited with code {returncode}")
+    _, alive = psutil.wait_procs(tree, timeout=10)
+    assert not alive, demo.explain(f"left running: {alive}")
+    assert not port_open("127.0.0.1", demo.port)
+    return cmdlines
+
+
+def check_docker_jobs(jobs: dict[str, Job]) -> None:
+    """A real engine ran the commands: exit codes and output are the containers' own."""
+    assert jobs["hello"].status == "completed", jobs
+    assert jobs["hello"].exit_code == 0
+    assert "hello" in jobs["hello"].stdout
+    assert jobs["hello-again"].status == "completed", jobs
+    assert jobs["sleep"].status == "completed", jobs
+    assert jobs["fail"].status == "failed", jobs
+    assert jobs["fail"].exit_code == 3
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_demo_with_mock_executor(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    with running_demo(tmp_path, "--no-docker") as demo:
+        jobs = exercise(demo)
+        # The mock runs no command and draws exit codes at random: only check that every job was harvested.
+        assert {job.status for job in jobs.values()} <= {"completed", "failed"}, jobs
+        assert "mock executor" in demo.log()
+        stop_and_check_gone(demo, stop_signal)
+
+
+@pytest.mark.services
+def test_demo_with_private_dockerd(tmp_path: Path) -> None:
+    if shutil.which("dockerd") is None:
+        unavailable(f"dockerd not installed (not on PATH): {INSTALL_HINT}")
+    if not is_root():
+        unavailable("the demo's private dockerd needs root")
+    find_static_busybox()
+    with running_demo(tmp_path, "--private-docker") as demo:
+        jobs = exercise(demo)
+        found = re.search(r"private dockerd at unix://(\S+)/docker\.sock", demo.log())
+        assert found, demo.explain("no private dockerd announced")
+        root = found.group(1)
+        check_docker_jobs(jobs)
+        cmdlines = stop_and_check_gone(demo)
+    assert any(c.startswith("dockerd ") for c in cmdlines), cmdlines
+    leftovers = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+    assert not [c for c in leftovers if root in c], (
+        "processes of the private dockerd (containerd, shims) remain"
+    )
+    assert not Path(root).exists()
+    assert root not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.services
+def test_demo_with_running_engine(tmp_path: Path, docker_engine: DockerEngine) -> None:
+    """The common case on a workstation: an engine already runs, so the demo starts none."""
+    env = {"DOCKER_HOST": docker_engine.base_url}
+    with running_demo(tmp_path, "--no-private-docker", env=env) as demo:
+        jobs = exercise(demo)
+        assert f"the Docker Engine at {docker_engine.base_url} answers" in demo.log()
+        check_docker_jobs(jobs)
+        cmdlines = stop_and_check_gone(demo)
+    assert not [c for c in cmdlines if "dockerd" in c], cmdlines
