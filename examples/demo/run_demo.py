@@ -8,22 +8,19 @@ the app on 127.0.0.1, until Ctrl-C (or SIGTERM, or --exit-after) stops everythin
 Jobs run on a Docker Engine that answers (DOCKER_HOST, else /var/run/docker.sock), else on a private
 dockerd this script starts (as root, with dockerd and a static busybox installed), else on
 container_manager's mock executor. The job image is imported from the local busybox, so no registry is
-needed. The SQLite database is kept in $DEMO_VAR_DIR (default examples/demo/var).
+needed; the private dockerd and the image come from dcm_otel.devtools. The SQLite database is kept in
+$DEMO_VAR_DIR (default examples/demo/var).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, suppress
@@ -35,27 +32,32 @@ import django
 import docker
 import docker.errors
 import docker.utils
-import psutil
-import requests
 from django.core.management import call_command
 from django.db import connections
+
+from dcm_otel.devtools import (
+    IMAGE,
+    STOP_TIMEOUT,
+    DockerdError,
+    dockerd_argv,
+    dockerd_url,
+    import_busybox_image,
+    make_dockerd_dir,
+    ping,
+    remove_dockerd_dir,
+    static_busybox,
+    wait_for_dockerd,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from container_manager.models import ExecutorHost
 
 HERE = Path(__file__).resolve().parent
 MANAGE = HERE / "manage.py"
-IMAGE = "dcm-busybox:latest"
 # Only for an engine found running on a machine without a static busybox to build IMAGE from.
 REGISTRY_IMAGE = "busybox:latest"
 SYSTEM_SOCKET = "unix:///var/run/docker.sock"
-BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
-# fmt: off
-APPLETS = (
-    "sh", "echo", "printf", "sleep", "cat", "true", "false", "env", "ls", "date", "seq", "wc", "head",
-    "tail", "grep", "sed", "tr", "hostname", "uname", "id", "pwd", "test", "[", "yes", "dd",
-)
-# fmt: on
 JOBS = (
     ("hello", "echo hello"),
     ("hello-again", "echo hello again"),
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
     children.spawn("job processor", processor, stop_signal=signal.SIGTERM, env=env)
     # SIGINT is runserver's clean exit (KeyboardInterrupt); --noreload keeps it a single process.
     web = children.spawn("web server", server, stop_signal=signal.SIGINT, env=env)
-    if not wait_until(lambda: web.poll() is not None or port_open(args.port), SERVER_STARTUP_TIMEOUT):
+    if not wait_until(lambda: web.poll() is not None or port_open(args.port), SERVER_STARTUP_TIMEOUT, 0.2):
         raise SystemExit(f"demo: the web server did not listen on 127.0.0.1:{args.port} in time")
     if web.poll() is not None:
         raise SystemExit(f"demo: the web server exited with code {web.returncode}")
@@ -182,7 +184,7 @@ def choose_engine(args: argparse.Namespace, children: Children, var_dir: Path) -
         return None
     if args.private_docker is not True:
         for url, client_kwargs in running_engine_candidates():
-            if ping(url, client_kwargs):
+            if ping(url, client_kwargs, timeout=PING_TIMEOUT):
                 say(f"the Docker Engine at {url} answers; jobs run there")
                 return prepare_engine(url, client_kwargs, private=False)
     missing = private_docker_missing()
@@ -207,19 +209,6 @@ def running_engine_candidates() -> list[tuple[str, dict[str, Any]]]:
     return candidates
 
 
-def ping(url: str, client_kwargs: dict[str, Any]) -> bool:
-    try:
-        client = docker.DockerClient(base_url=url, version="auto", timeout=PING_TIMEOUT, **client_kwargs)
-    except (docker.errors.DockerException, requests.RequestException, OSError):
-        return False
-    try:
-        return bool(client.ping())
-    except (docker.errors.DockerException, requests.RequestException, OSError):
-        return False
-    finally:
-        client.close()
-
-
 def private_docker_missing() -> str:
     """Why a private dockerd cannot be started here, or "" when it can."""
     if shutil.which("dockerd") is None:
@@ -233,44 +222,21 @@ def private_docker_missing() -> str:
 
 def start_private_dockerd(children: Children, var_dir: Path) -> str:
     """Start dockerd in a short dir under /tmp (a unix socket path must fit in ~107 bytes)."""
-    root = Path(tempfile.mkdtemp(prefix="dcm-demo-", dir="/tmp"))
+    root = make_dockerd_dir(prefix="dcm-demo-")
     children.at_stop(remove_dockerd_dir, root)  # registered first: runs after dockerd stops
-    (root / "daemon.json").write_text("{}\n")  # a system /etc/docker/daemon.json must not apply
-    url = f"unix://{root}/docker.sock"
-    argv = [
-        "dockerd",
-        f"--host={url}",
-        f"--data-root={root}/root",
-        f"--exec-root={root}/exec",
-        f"--pidfile={root}/dockerd.pid",
-        f"--config-file={root}/daemon.json",
-        "--iptables=false",
-        "--ip6tables=false",
-        "--bridge=none",
-        "--storage-driver=vfs",
-    ]
+    url = dockerd_url(root)
     log_path = var_dir / "dockerd.log"
     with log_path.open("wb") as log:
-        proc = children.spawn("private dockerd", argv, stop_signal=signal.SIGTERM, stdout=log, grace=30.0)
+        proc = children.spawn(
+            "private dockerd", dockerd_argv(root), stop_signal=signal.SIGTERM, stdout=log, grace=STOP_TIMEOUT
+        )
     say(f"private dockerd at {url}, log in {log_path}")
-    if not wait_until(lambda: proc.poll() is not None or ping(url, {}), DOCKERD_STARTUP_TIMEOUT):
-        raise SystemExit(f"demo: the private dockerd did not answer in time; see {log_path}")
-    if proc.poll() is not None:
-        raise SystemExit(f"demo: the private dockerd exited with code {proc.returncode}; see {log_path}")
+    try:
+        wait_for_dockerd(proc, url, DOCKERD_STARTUP_TIMEOUT)
+    except DockerdError as error:
+        why = "did not answer in time" if error.returncode is None else f"exited with code {error.returncode}"
+        raise SystemExit(f"demo: the private dockerd {why}; see {log_path}") from None
     return url
-
-
-def remove_dockerd_dir(root: Path) -> None:
-    """A dockerd that stopped cleanly leaves only files. A killed one leaves its containers, their shims
-    (which work in a bundle dir under `root`) and the bind mount of its data root onto itself."""
-    for shim in psutil.process_iter(["cwd"]):
-        if str(shim.info["cwd"] or "").startswith(f"{root}/"):
-            with suppress(psutil.Error):
-                for container_process in shim.children(recursive=True):
-                    container_process.kill()
-                shim.kill()
-    subprocess.run(["umount", str(root / "root")], stderr=subprocess.DEVNULL, check=False)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def prepare_engine(url: str, client_kwargs: dict[str, Any], *, private: bool) -> Engine:
@@ -284,62 +250,11 @@ def prepare_engine(url: str, client_kwargs: dict[str, Any], *, private: bool) ->
         if busybox is None:
             say(f"no static busybox to build {IMAGE} from: jobs use {REGISTRY_IMAGE}, pulled by the engine")
             return Engine(url, REGISTRY_IMAGE, auto_pull=True, private=private)
-        repository, _, tag = IMAGE.rpartition(":")
-        client.api.import_image_from_data(busybox_rootfs(busybox), repository=repository, tag=tag)
+        import_busybox_image(client, busybox, IMAGE)
         say(f"imported the job image {IMAGE} from {busybox}")
         return Engine(url, IMAGE, auto_pull=False, private=private)
     finally:
         client.close()
-
-
-def static_busybox() -> Path | None:
-    """A busybox that runs in an image without libc; a dynamically linked one would not start there."""
-    which = shutil.which("busybox")
-    for candidate in (*BUSYBOX_PATHS, *([which] if which else [])):
-        path = Path(candidate)
-        if path.is_file() and is_static_elf(path):
-            return path
-    return None
-
-
-def is_static_elf(path: Path) -> bool:
-    """True for an ELF executable without a PT_INTERP (dynamic loader) program header."""
-    with path.open("rb") as f:
-        head = f.read(64)
-        if len(head) < 64 or head[:4] != b"\x7fELF":
-            return False
-        order = "<" if head[5] == 1 else ">"
-        if head[4] == 2:  # 64-bit
-            (phoff,) = struct.unpack_from(order + "Q", head, 0x20)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 0x36)
-        else:
-            (phoff,) = struct.unpack_from(order + "I", head, 0x1C)
-            phentsize, phnum = struct.unpack_from(order + "HH", head, 0x2A)
-        f.seek(phoff)
-        for _ in range(phnum):
-            (p_type,) = struct.unpack_from(order + "I", f.read(phentsize))
-            if p_type == 3:  # PT_INTERP
-                return False
-    return True
-
-
-def busybox_rootfs(busybox: Path) -> bytes:
-    """A tar of a minimal root filesystem, for `docker import`: /bin/busybox, applet symlinks and /tmp."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-
-        def add(name: str, kind: bytes, mode: int, data: bytes = b"", link: str = "") -> None:
-            info = tarfile.TarInfo(name)
-            info.type, info.mode, info.linkname, info.size = kind, mode, link, len(data)
-            tar.addfile(info, io.BytesIO(data) if data else None)
-
-        for directory in ("bin", "etc", "proc", "sys", "dev", "root"):
-            add(directory, tarfile.DIRTYPE, 0o755)
-        add("tmp", tarfile.DIRTYPE, 0o1777)
-        add("bin/busybox", tarfile.REGTYPE, 0o755, busybox.read_bytes())
-        for applet in APPLETS:
-            add(f"bin/{applet}", tarfile.SYMTYPE, 0o777, link="busybox")
-    return buf.getvalue()
 
 
 def configure_host(engine: Engine | None) -> ExecutorHost:
@@ -463,15 +378,6 @@ def port_open(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ import os
 import shutil
 import socket
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+
+# Polling and log tails are the library's own (dcm_otel.devtools); the fixtures import them from here.
+from dcm_otel.devtools import log_tail as log_tail
+from dcm_otel.devtools import wait_until as wait_until
 
 REQUIRE_ENV = "DCM_OTEL_REQUIRE_SERVICES"
 INSTALL_HINT = "run scripts/install-services.sh"
@@ -47,25 +49,6 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll `predicate` until it is true (returns True) or `timeout` seconds pass (returns False)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
-
-
-def log_tail(path: Path | None, lines: int = 30) -> str:
-    """The end of a daemon's log, to put in an error message when the daemon does not come up."""
-    if path is None or not path.exists():
-        return "(no log)"
-    text = path.read_text(errors="replace").splitlines()
-    return "\n".join(text[-lines:]) or "(empty log)"
 
 
 def short_tempdir(prefix: str) -> Path:
