@@ -132,9 +132,8 @@ def test_every_scrape_shows_the_requests_of_all_workers(tmp_path: Path, preload:
     with gunicorn(project, "-w", "3", *(["--preload"] if preload else [])) as (_, base):
         served_by = set(get_concurrently(base + "/pid/", requests))
         assert len(served_by) >= 2, "requests should spread over workers"
-        deadline = time.monotonic() + 15
-        while scraped_count(base) != requests and time.monotonic() < deadline:
-            time.sleep(0.25)  # other workers' figures arrive with their next snapshot
+        # Another worker's figures reach a scrape with its next snapshot (written every second).
+        time.sleep(3)
         counts = [scraped_count(base) for _ in range(10)]
     assert counts == [requests] * 10
 

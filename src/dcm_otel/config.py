@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from dcm_otel.health.settings import HealthSettings, parse_health
+
 TRACES_EXPORTERS = ("otlp", "console", "none")
 METRICS_EXPORTERS = ("prometheus", "otlp", "console", "none")
 LOGS_EXPORTERS = ("otlp", "console", "none")
@@ -26,6 +28,7 @@ SAMPLERS = (
     "parentbased_always_off",
     "parentbased_traceidratio",
 )
+QUEUE_METRICS = ("processor", "all", "none")  # which process kind observes the queue gauges
 DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
 
 
@@ -73,6 +76,10 @@ class Config:
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     instrument_django: bool = True
     instrument_docker: bool = True
+    instrument_jobs: bool = True
+    job_trace_propagation: bool = True
+    queue_metrics: str = "processor"
+    health: HealthSettings = field(default_factory=HealthSettings)
     otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
 
 
@@ -232,6 +239,10 @@ KEYS: tuple[Key, ...] = (
     Key("excluded_paths", _paths),
     Key("instrument_django", _bool),
     Key("instrument_docker", _bool),
+    Key("instrument_jobs", _bool),
+    Key("job_trace_propagation", _bool, "DCM_OTEL_JOB_TRACE_PROPAGATION"),
+    Key("queue_metrics", _choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
+    Key("health", parse_health),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 
@@ -263,6 +274,8 @@ def load_config(
             elif key.env and environ.get(key.env, "").strip():
                 source, raw = key.env, environ[key.env]
                 values[key.name] = (key.parse_env or key.parse)(raw)
+        except ConfigError as exc:  # a dict-valued key (``health``) names its own sub-keys
+            problems.extend(exc.problems)
         except ValueError as exc:
             problems.append(Problem(source, raw, str(exc)))
     for name in SIGNAL_ENDPOINT_ENV:
@@ -284,4 +297,8 @@ def _with_derived_defaults(values: dict[str, Any], environ: Mapping[str, str]) -
     values.setdefault("metrics_exporter", ("prometheus", "otlp") if otlp else ("prometheus",))
     if "service_name" not in values and environ.get("DJANGO_SETTINGS_MODULE"):
         values["service_name"] = environ["DJANGO_SETTINGS_MODULE"].split(".")[0]
+    health = values.get("health")
+    if health is not None and "excluded_paths" not in values:  # moved health endpoints stay untraced
+        paths = (*DEFAULT_EXCLUDED_PATHS, health.live_path, health.ready_path)
+        values["excluded_paths"] = tuple(dict.fromkeys(paths))
     return Config(**values, otlp_configured=otlp)

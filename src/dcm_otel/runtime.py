@@ -192,6 +192,7 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 _INSTRUMENTORS = (
     ("instrument_django", "dcm_otel.instrumentation.django", "DjangoInstrumentor"),
     ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
+    ("instrument_jobs", "dcm_otel.instrumentation.jobs", "JobsInstrumentor"),
 )
 
 

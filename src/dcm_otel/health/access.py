@@ -1,0 +1,42 @@
+"""Who may see the per-check details (names, latencies, reasons): a caller presenting the token, one from
+an allowed network, or a logged-in staff user. Everyone else gets the bare status."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest
+
+from dcm_otel.health.settings import HealthSettings
+
+TOKEN_HEADER = "X-Health-Token"  # noqa: S105 (a header name)
+
+
+def may_see_details(request: HttpRequest, health: HealthSettings) -> bool:
+    token = request.headers.get(TOKEN_HEADER)
+    if health.details_token and token and hmac.compare_digest(token.encode(), health.details_token.encode()):
+        return True
+    if health.details_ips and _from_allowed_network(request.META.get("REMOTE_ADDR", ""), health):
+        return True
+    return health.details_staff and _is_staff(request)
+
+
+def _from_allowed_network(remote_addr: str, health: HealthSettings) -> bool:
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return False
+    return any(address in network for network in health.details_ips)
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    """Only a request carrying a session cookie loads its user: a probe must not touch the session store."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES or not hasattr(request, "user"):
+        return False
+    try:
+        return bool(request.user.is_active and getattr(request.user, "is_staff", False))
+    except DatabaseError:  # the session or user table is unreachable: no details, still an answer
+        return False

@@ -1,0 +1,68 @@
+"""Jobs are being processed: the oldest waiting ContainerJob is younger than ``queue_max_age`` and, when a
+heartbeat provider is registered (:mod:`dcm_otel.health.heartbeat`), the processor polled within
+``heartbeat_max_age``.
+
+A job waits from its scheduled time, else from when it was queued, else from its creation; jobs scheduled
+for later are not late yet. One aggregate query per run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.db.models import Min
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from dcm_otel.config import Config
+from dcm_otel.health.checks._container_manager import installed, own_connections
+from dcm_otel.health.heartbeat import heartbeat_provider
+from dcm_otel.health.results import CheckFunction, Outcome, failing, ok, skipped
+
+WAITING = ("pending", "queued", "retrying")
+
+
+def build(config: Config) -> CheckFunction:
+    max_age = config.health.queue_max_age
+    heartbeat_max_age = config.health.heartbeat_max_age
+
+    def check_queue(timeout: float) -> Outcome:
+        if not installed():
+            return skipped("container_manager is not installed")
+        problems, notes = [], []
+        age = oldest_waiting_age()
+        if age is None:
+            notes.append("no job waiting")
+        elif age > max_age:
+            problems.append(f"oldest waiting job is {age:.0f} s old (limit {max_age:g} s)")
+        else:
+            notes.append(f"oldest waiting job {age:.0f} s old")
+        provider = heartbeat_provider()
+        last_poll = provider() if provider is not None else None
+        if provider is None:
+            notes.append("processor heartbeat unknown")
+        elif last_poll is None:
+            problems.append("no processor heartbeat yet")
+        elif time.time() - last_poll > heartbeat_max_age:
+            problems.append(
+                f"processor last polled {time.time() - last_poll:.0f} s ago (limit {heartbeat_max_age:g} s)"
+            )
+        return failing("; ".join(problems)) if problems else ok("; ".join(notes))
+
+    return check_queue
+
+
+def oldest_waiting_age() -> float | None:
+    """Seconds the longest-waiting job has been due, or None when no job is waiting."""
+    from container_manager.models import ContainerJob
+
+    now = timezone.now()
+    due = Coalesce("scheduled_for", "queued_at", "created_at")
+    with own_connections():
+        oldest = (
+            ContainerJob.objects.filter(status__in=WAITING)
+            .annotate(due=due)
+            .filter(due__lte=now)
+            .aggregate(oldest=Min("due"))["oldest"]
+        )
+    return None if oldest is None else (now - oldest).total_seconds()

@@ -1,0 +1,34 @@
+"""What the jobs instrumentation emits: metric names and attribute keys are public API (docs/metrics.md)."""
+
+from __future__ import annotations
+
+TRANSITIONS = "dcm.job.transitions"
+DURATION = "dcm.job.duration"
+WAIT_TIME = "dcm.job.queue.wait_time"
+RETRIES = "dcm.job.retries"
+QUEUE_DEPTH = "dcm.queue.depth"
+QUEUE_OLDEST_AGE = "dcm.queue.oldest_age"
+LAST_POLL_AGE = "dcm.processor.last_poll_age"
+
+STATUS = "dcm.job.status"
+PREVIOUS_STATUS = "dcm.job.previous_status"
+RESULT = "dcm.job.result"
+HOST_NAME = "dcm.host.name"
+EXECUTOR_TYPE = "dcm.executor.type"
+PROCESSOR_MODE = "dcm.processor.mode"
+
+# Span-only attributes: unbounded values never go on metrics.
+JOB_ID = "dcm.job.id"
+JOB_NAME = "dcm.job.name"
+JOB_IMAGE = "container.image.name"
+JOB_EXIT_CODE = "dcm.job.exit_code"
+JOB_ERROR = "dcm.job.error"
+
+#: Terminal statuses and the result each one means.
+RESULTS = {"completed": "success", "failed": "failure", "timeout": "timeout", "cancelled": "cancelled"}
+#: Statuses of a job that waits for, or holds, an execution slot (what ``dcm.queue.depth`` counts).
+ACTIVE_STATUSES = ("pending", "queued", "retrying", "launching", "running")
+#: Statuses of a job that has not been launched yet (what ``dcm.queue.oldest_age`` looks at).
+WAITING_STATUSES = ("pending", "queued", "retrying")
+#: The creator's span context, kept in ``ContainerJob.executor_metadata`` so the run can link to it.
+CREATOR_CONTEXT_KEY = "otel_creator_context"

@@ -1,0 +1,95 @@
+"""``JobsInstrumentor``: connects the lifecycle receivers and wraps container_manager's executors and
+processor. Symmetric: ``_uninstrument`` disconnects and unwraps exactly what ``_instrument`` did."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Collection
+from typing import Any
+
+import wrapt
+from django.db.models.signals import post_save, pre_save
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+from .lifecycle import Lifecycle
+from .processor import Processor
+from .queue import QueueGauges
+from .spans import JobSpans
+from .wrappers import ENVIRONMENT_BUILDERS, JOB_CALLS, in_job_span, with_trace_context
+
+_SCOPE = "dcm_otel.instrumentation.jobs"
+_MODELS = "container_manager.models"
+_COMMAND = "container_manager.management.commands.process_container_jobs"
+_QUEUE = "container_manager.queue"
+
+
+class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Job lifecycle metrics, logs and spans, processor polls and queue gauges for django-container-manager.
+
+    ``instrument(trace_propagation=..., queue_metrics=...)`` override the ``job_trace_propagation`` and
+    ``queue_metrics`` settings; ``tracer_provider`` / ``meter_provider`` like the contrib instrumentors.
+    """
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("django-container-manager >= 1.0",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        from dcm_otel import __version__, runtime
+
+        state = runtime.current()
+        propagate = kwargs.get("trace_propagation", state.config.job_trace_propagation if state else True)
+        queue_metrics = kwargs.get("queue_metrics", state.config.queue_metrics if state else "processor")
+        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
+        meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"))
+        spans = JobSpans(tracer)
+        lifecycle = Lifecycle(meter, spans)
+        gauges = QueueGauges(meter)
+        if queue_metrics == "all":
+            gauges.enable()
+        processor = Processor(tracer, meter, gauges.enable if queue_metrics == "processor" else _nothing)
+
+        self._patches: list[tuple[str, str, str, Callable[..., Any]]] = [
+            *((module, cls, method, in_job_span(spans)) for module, cls, method in JOB_CALLS),
+            (_COMMAND, "Command", "_process_single_cycle", processor.wrapper("legacy")),
+            (_QUEUE, "JobQueueManager", "launch_next_batch", processor.wrapper("queue")),
+        ]
+        if propagate:
+            self._patches += [(m, c, f, with_trace_context) for m, c, f in ENVIRONMENT_BUILDERS]
+        self._lifecycle = lifecycle
+        self._active = True
+        self._patched: set[str] = set()
+        for module in {_MODELS, *(patch[0] for patch in self._patches)}:
+            wrapt.register_post_import_hook(self._patch_module, module)
+
+    def _patch_module(self, module: Any) -> None:
+        """Runs when each module is imported (at once if it already is), so nothing is imported early."""
+        if not self._active or module.__name__ in self._patched:
+            return
+        self._patched.add(module.__name__)
+        if module.__name__ == _MODELS:  # imported only where the app is installed, once the registry loads
+            pre_save.connect(
+                self._lifecycle.pre_save, sender=module.ContainerJob, weak=False, dispatch_uid=_SCOPE
+            )
+            post_save.connect(
+                self._lifecycle.post_save, sender=module.ContainerJob, weak=False, dispatch_uid=_SCOPE
+            )
+        for name, cls, method, wrapper in self._patches:
+            if name == module.__name__:
+                wrapt.wrap_function_wrapper(module, f"{cls}.{method}", wrapper)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._active = False
+        models = sys.modules.get(_MODELS)
+        if models is not None:
+            pre_save.disconnect(sender=models.ContainerJob, dispatch_uid=_SCOPE)
+            post_save.disconnect(sender=models.ContainerJob, dispatch_uid=_SCOPE)
+        for name, cls, method, _ in self._patches:
+            module = sys.modules.get(name)
+            if module is not None:
+                unwrap(getattr(module, cls), method)
+
+
+def _nothing() -> None:
+    return None

@@ -1,0 +1,99 @@
+"""The processor (``process_container_jobs``): one span per poll cycle and the age of the last poll.
+
+Legacy mode polls in ``Command._process_single_cycle`` (launch and harvest); queue mode in
+``JobQueueManager.launch_next_batch`` (launch only). The figures on the span are the transitions this
+instrumentation saw during the cycle, not the command's own return values.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from . import attributes as a
+
+SPAN_NAME = "dcm.processor.poll"
+
+
+@dataclass
+class CycleStats:
+    seen: set[str] = field(default_factory=set)
+    launched: int = 0
+    harvested: int = 0
+    failed: int = 0
+
+    def note(self, job_id: str, previous: str | None, status: str) -> None:
+        self.seen.add(job_id)
+        if status == "running":
+            self.launched += 1
+        if status in a.RESULTS:
+            self.harvested += 1
+        if status == "failed":
+            self.failed += 1
+
+
+_cycle: ContextVar[CycleStats | None] = ContextVar("dcm_otel_job_cycle", default=None)
+
+
+def note_transition(job_id: str, previous: str | None, status: str) -> None:
+    stats = _cycle.get()
+    if stats is not None:
+        stats.note(job_id, previous, status)
+
+
+class Processor:
+    """Wraps the poll functions; ``on_poll`` runs at the first poll (it switches the queue gauges on)."""
+
+    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, on_poll: Callable[[], None]) -> None:
+        self._tracer = tracer
+        self._on_poll: Callable[[], None] | None = on_poll
+        self._last_poll: dict[str, float] = {}
+        self._lock = threading.Lock()
+        meter.create_observable_gauge(
+            a.LAST_POLL_AGE,
+            callbacks=[self._observe],
+            unit="s",
+            description="Seconds since this processor last finished a poll cycle; grows when it stalls.",
+        )
+
+    def wrapper(self, mode: str) -> Callable[..., Any]:
+        def wrap(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+            if _cycle.get() is not None:  # a poll inside a poll: one span is enough
+                return wrapped(*args, **kwargs)
+            return self._poll(mode, wrapped, args, kwargs)
+
+        return wrap
+
+    def _poll(self, mode: str, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+        if self._on_poll is not None:
+            on_poll, self._on_poll = self._on_poll, None
+            on_poll()
+        stats = CycleStats()
+        token = _cycle.set(stats)
+        try:
+            with self._tracer.start_as_current_span(SPAN_NAME, attributes={a.PROCESSOR_MODE: mode}) as span:
+                result = wrapped(*args, **kwargs)
+                span.set_attributes({
+                    "dcm.processor.jobs.seen": len(stats.seen),
+                    "dcm.processor.jobs.launched": stats.launched,
+                    "dcm.processor.jobs.harvested": stats.harvested,
+                    "dcm.processor.jobs.failed": stats.failed,
+                })  # fmt: skip
+                return result
+        finally:
+            _cycle.reset(token)
+            with self._lock:
+                self._last_poll[mode] = time.monotonic()
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        now = time.monotonic()
+        with self._lock:
+            polls = dict(self._last_poll)
+        return [Observation(now - at, {a.PROCESSOR_MODE: mode}) for mode, at in polls.items()]

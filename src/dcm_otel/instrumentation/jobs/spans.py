@@ -1,0 +1,127 @@
+"""One span per job run, from launch to harvest, although those happen in different calls.
+
+Launch and harvest are separate processor cycles, so the span is started with an explicit start time and
+kept open in a bounded dict keyed by job id until the job reaches a terminal status. When the process that
+harvests is not the one that launched (a restart, or a separate launcher), the span is created at harvest
+from the job's own timestamps. The span of the request or command that created the job is stored with the
+job and linked, so one can walk from the HTTP call that queued a job to its run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from . import attributes as a
+from .state import JobState
+
+SPAN_NAME = "dcm.job.run"
+_PROPAGATOR = TraceContextTextMapPropagator()
+#: Started spans waiting for their harvest; beyond this the oldest is dropped, so memory stays bounded.
+MAX_OPEN_SPANS = 10_000
+
+
+@dataclass(frozen=True)
+class JobFacts:
+    """What a span needs from a job, copied at save time (the instance may change before commit)."""
+
+    id: str
+    name: str
+    image: str
+    error: str | None
+    creator_context: dict[str, str] | None
+
+    @classmethod
+    def of(cls, job: Any) -> JobFacts:
+        metadata = job.executor_metadata if isinstance(job.executor_metadata, dict) else {}
+        carrier = metadata.get(a.CREATOR_CONTEXT_KEY)
+        return cls(
+            str(job.pk), job.name or "", job.docker_image or "", job.last_error,
+            carrier if isinstance(carrier, dict) else None,
+        )  # fmt: skip
+
+
+def remember_creator(job: Any) -> None:
+    """Store the current span context (the request or command creating the job) with the new job."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    if not isinstance(job.executor_metadata, dict):
+        job.executor_metadata = {}
+    job.executor_metadata[a.CREATOR_CONTEXT_KEY] = carrier
+
+
+def _nanos(moment: datetime) -> int:
+    """Exact to the microsecond, like the database timestamps (a float would round)."""
+    whole = int(moment.timestamp())
+    return whole * 1_000_000_000 + moment.microsecond * 1000
+
+
+class JobSpans:
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+        self._open: OrderedDict[str, Span] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def active(self, job: Any) -> Iterator[Span]:
+        """Make the job's run span current (starting it if needed) for an executor call on the job."""
+        span = self._get_or_start(JobFacts.of(job), job.started_at, {
+            a.HOST_NAME: job.docker_host.name, a.EXECUTOR_TYPE: job.docker_host.executor_type,
+        })  # fmt: skip
+        with trace.use_span(span, end_on_exit=False):
+            yield span
+
+    def finish(self, facts: JobFacts, state: JobState, host: dict[str, str]) -> None:
+        """End the run span at a terminal status; without a run (never started) there is no span."""
+        with self._lock:
+            span = self._open.pop(facts.id, None)
+        if span is None:
+            if state.started_at is None:
+                return
+            span = self._start(facts, state.started_at, host)
+        result = state.result or ""
+        span.set_attribute(a.RESULT, result)
+        span.set_attribute(a.STATUS, state.status or "")
+        if state.exit_code is not None:
+            span.set_attribute(a.JOB_EXIT_CODE, state.exit_code)
+        if result in ("failure", "timeout"):
+            span.set_status(Status(StatusCode.ERROR, facts.error or result))
+        span.end(end_time=_nanos(state.completed_at) if state.finished_run and state.completed_at else None)
+
+    def _get_or_start(self, facts: JobFacts, started_at: datetime | None, host: dict[str, str]) -> Span:
+        with self._lock:
+            span = self._open.get(facts.id)
+        if span is None:
+            span = self._start(facts, started_at, host)
+            with self._lock:
+                self._open[facts.id] = span
+                while len(self._open) > MAX_OPEN_SPANS:
+                    self._open.popitem(last=False)
+        return span
+
+    def _start(self, facts: JobFacts, started_at: datetime | None, host: dict[str, str]) -> Span:
+        links = []
+        if facts.creator_context:
+            creator = trace.get_current_span(_PROPAGATOR.extract(facts.creator_context)).get_span_context()
+            if creator.is_valid:
+                links.append(Link(creator))
+        return self._tracer.start_span(
+            SPAN_NAME,
+            context=otel_context.Context(),  # a trace of its own: the job outlives the poll that launched it
+            kind=SpanKind.CONSUMER,
+            links=links,
+            start_time=_nanos(started_at) if started_at else None,
+            attributes={a.JOB_ID: facts.id, a.JOB_NAME: facts.name, a.JOB_IMAGE: facts.image, **host},
+        )

@@ -1,0 +1,50 @@
+"""Wrappers for container_manager's executors and processor command, applied when each module is imported.
+
+Executor calls on a job run inside the job's span, so the Docker SDK spans they cause are its children;
+the Docker executor's container environment gets the job span's W3C trace context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from .spans import JobSpans
+
+#: (module, class, method): calls that act on one run of the job passed as the first argument.
+JOB_CALLS = (
+    ("container_manager.executors.docker", "DockerExecutor", "launch_job"),
+    ("container_manager.executors.docker", "DockerExecutor", "harvest_job"),
+    ("container_manager.executors.mock", "MockExecutor", "launch_job"),
+    ("container_manager.executors.mock", "MockExecutor", "harvest_job"),
+    ("container_manager.management.commands.process_container_jobs", "Command", "handle_job_timeout"),
+)
+#: (module, class, method) whose returned dict is a container's environment.
+ENVIRONMENT_BUILDERS = (
+    ("container_manager.executors.docker", "DockerExecutor", "_build_container_environment"),
+)
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def in_job_span(spans: JobSpans) -> Callable[..., Any]:
+    def wrap(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        job = args[0] if args else kwargs.get("job")
+        if job is None or job.status not in ("pending", "queued", "retrying", "launching", "running"):
+            return wrapped(*args, **kwargs)
+        with spans.active(job):
+            return wrapped(*args, **kwargs)
+
+    return wrap
+
+
+def with_trace_context(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+    """Adds TRACEPARENT/TRACESTATE (the job span's context) unless the job sets them itself."""
+    environment = wrapped(*args, **kwargs)
+    if isinstance(environment, dict):
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier)
+        for key, value in carrier.items():
+            environment.setdefault(key.upper(), value)
+    return environment
