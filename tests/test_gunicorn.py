@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from tests.otlp_receiver import OtlpReceiver, start_receiver
+from tests.otlp_receiver import OtlpReceiver, Span, start_receiver
 from tests.project_factory import project_env, write_project
 from tests.services._common import free_port, wait_until
 
@@ -40,11 +40,14 @@ def get(url: str) -> str:
 
 
 @contextmanager
-def gunicorn(project: Path, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """gunicorn serving the project on a free 127.0.0.1 port; stopped (by its PID) at the end."""
+def gunicorn(
+    project: Path, *args: str, launcher: tuple[str, ...] = (), **env: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """gunicorn serving the project on a free 127.0.0.1 port; stopped (by its PID) at the end. With a
+    ``launcher`` (``opentelemetry-instrument``) the gunicorn script runs under it, as users type it."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "wsgi:application", "-b", f"127.0.0.1:{port}", *args]
-    # argv[0] of `python -m gunicorn` is the module path, as with the gunicorn script.
+    program = [*launcher, "gunicorn"] if launcher else [sys.executable, "-m", "gunicorn"]
+    command = [*program, "wsgi:application", "-b", f"127.0.0.1:{port}", *args]
     process = subprocess.Popen(
         command,
         cwd=project,
@@ -112,7 +115,7 @@ def test_preload_workers_export_with_their_own_identity_and_flush_at_sigterm(
     assert len({instance for _, instance in instances}) == 2
 
 
-def _pid_spans(receiver: OtlpReceiver) -> list[object]:
+def _pid_spans(receiver: OtlpReceiver) -> list[Span]:
     return [s for s in receiver.spans() if s.kind == ProtoSpan.SPAN_KIND_SERVER and s.name == "GET /pid/"]
 
 
@@ -147,3 +150,29 @@ def test_gunicorn_worker_restart_keeps_counts_monotonic(tmp_path: Path) -> None:
         for _ in range(10):
             get(base + "/pid/")
         assert wait_until(lambda: scraped_count(base) == 40, timeout=15), "40 requests in all"
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_opentelemetry_instrument_gunicorn_gives_one_span_per_request_and_one_metrics_view(
+    tmp_path: Path, receiver: OtlpReceiver, preload: bool
+) -> None:
+    project = write_project(tmp_path)  # no dcm_otel line at all: the launcher does everything
+    requests = 40
+    with gunicorn(
+        project,
+        "-w",
+        "2",
+        *(["--preload"] if preload else []),
+        launcher=("opentelemetry-instrument",),
+        OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY="200",
+    ) as (_, base):
+        served_by = set(get_concurrently(base + "/pid/", requests))
+        assert len(served_by) == 2, "both workers should have served"
+        time.sleep(3)  # other workers' figures reach a scrape with their next snapshot
+        assert scraped_count(base) == requests
+        assert receiver.wait_for(lambda: len(_pid_spans(receiver)) >= requests)
+    spans = _pid_spans(receiver)
+    assert len(spans) == requests
+    assert {str(s.resource["process.pid"]) for s in spans} == served_by
+    assert len({s.resource["service.instance.id"] for s in spans}) == 2
