@@ -154,3 +154,22 @@ def test_valid_settings_pass_check(tmp_path: Path) -> None:
     project = write_project(tmp_path, settings_tail=ONE_LINE, installed_apps=("dcm_otel",))
     result = manage(project, "check")
     assert result.returncode == 0, result.stderr
+
+
+APP_OWN_PROVIDER = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+trace.set_tracer_provider(provider)
+"""
+
+
+def test_providers_set_before_init_are_used_not_replaced(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    project = write_project(tmp_path, settings_tail=APP_OWN_PROVIDER + ONE_LINE)
+    result = run_requests(project, receiver, JOB)
+    assert '"name": "GET /jobs/<uuid:pk>/"' in result.stdout  # the app's own console exporter got it
+    assert "providers set before dcm_otel (TracerProvider)" in result.stderr
+    assert "/v1/traces" not in receiver.received
