@@ -45,6 +45,18 @@ class Span:
 
 
 @dataclass
+class Log:
+    body: Any
+    severity_text: str
+    event_name: str
+    trace_id: str
+    span_id: str
+    attributes: dict[str, Any]
+    resource: dict[str, Any]
+    scope: str
+
+
+@dataclass
 class OtlpReceiver:
     """Collects every request body per path; ``headers`` keeps each request's headers too."""
 
@@ -81,6 +93,26 @@ class OtlpReceiver:
                             )
                         )
         return result
+
+    def logs(self) -> list[Log]:
+        with self.lock:
+            requests = list(self.received.get("/v1/logs", []))
+        return [
+            Log(
+                value_of(r.body),
+                r.severity_text,
+                r.event_name,
+                r.trace_id.hex(),
+                r.span_id.hex(),
+                attributes(r.attributes),
+                attributes(resource_logs.resource.attributes),
+                scope_logs.scope.name,
+            )
+            for request in requests
+            for resource_logs in request.resource_logs  # type: ignore[attr-defined]
+            for scope_logs in resource_logs.scope_logs
+            for r in scope_logs.log_records
+        ]
 
     def metric_points(self, name: str) -> Iterator[tuple[dict[str, Any], dict[str, Any], Any]]:
         """(resource attributes, point attributes, point) for every exported point of metric ``name``."""

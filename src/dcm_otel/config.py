@@ -18,6 +18,7 @@ from dcm_otel.health.settings import HealthSettings, parse_health
 
 TRACES_EXPORTERS = ("otlp", "console", "none")
 METRICS_EXPORTERS = ("prometheus", "otlp", "console", "none")
+EXEMPLAR_FILTERS = ("always_off", "trace_based", "always_on")
 LOGS_EXPORTERS = ("otlp", "console", "none")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 SAMPLERS = (
@@ -29,7 +30,12 @@ SAMPLERS = (
     "parentbased_traceidratio",
 )
 QUEUE_METRICS = ("processor", "all", "none")  # which process kind observes the queue gauges
+HOST_METRIC_GROUPS = ("cpu", "memory", "filesystem", "disk", "network", "process", "none")
 DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
+# Case-insensitive fragments of the field, attribute and ``KEY=value`` names whose values are masked.
+DEFAULT_REDACT_KEYS = (
+    "password", "passwd", "secret", "token", "key", "authorization", "cookie", "session", "credential", "env",
+)
 
 
 @dataclass(frozen=True)
@@ -71,15 +77,26 @@ class Config:
     sampler_arg: float = 1.0
     sdk_disabled: bool = False
     metric_export_interval: float = 60.0
+    metrics_exemplar_filter: str = "always_off"
     metrics_path: str = "/metrics"
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     instrument_django: bool = True
+    instrument_db: bool = True
     instrument_docker: bool = True
     instrument_jobs: bool = True
     job_trace_propagation: bool = True
     queue_metrics: str = "processor"
+    db_sqlcommenter: bool = False
+    db_repeated_query_threshold: int = 5
     health: HealthSettings = field(default_factory=HealthSettings)
+    redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
+    instrument_resources: bool = True
+    resource_metrics: str = "processor"  # process kind that probes Docker hosts, samples containers, system.*
+    host_metrics: tuple[str, ...] = HOST_METRIC_GROUPS[:-1]
+    docker_probe_interval: float = 15.0
+    docker_probe_timeout: float = 5.0
+    container_stats_interval: float = 10.0
     otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
 
 
@@ -202,10 +219,32 @@ def _path(raw: object) -> str:
     return raw
 
 
+def _repeat_threshold(raw: object) -> int:
+    """How many runs of one statement in one request count as an N+1; below 2 every query would."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise ValueError("an integer of at least 2")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("an integer of at least 2") from None
+    if value < 2:
+        raise ValueError("an integer of at least 2")
+    return value
+
+
 def _paths(raw: object) -> tuple[str, ...]:
     if isinstance(raw, str) or not isinstance(raw, list | tuple):
         raise ValueError("a list of URL path prefixes starting with '/'")
     return tuple(_path(p) for p in raw)
+
+
+def _redact_keys(raw: object) -> tuple[str, ...]:
+    """Name fragments to mask; a string is the environment's comma-separated form."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    allowed = "a list (or comma-separated string) of non-empty name fragments, e.g. password,token"
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise ValueError(allowed)
+    return tuple(dict.fromkeys(i.strip().lower() for i in items))
 
 
 @dataclass(frozen=True)
@@ -234,15 +273,26 @@ KEYS: tuple[Key, ...] = (
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
     Key("sdk_disabled", _bool, "OTEL_SDK_DISABLED"),
     Key("metric_export_interval", _positive_float, "OTEL_METRIC_EXPORT_INTERVAL", _millis_env),
+    Key("metrics_exemplar_filter", _choice(EXEMPLAR_FILTERS), "OTEL_METRICS_EXEMPLAR_FILTER"),
     Key("metrics_path", _path, "DCM_OTEL_METRICS_PATH"),
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
     Key("instrument_django", _bool),
+    Key("instrument_db", _bool),
     Key("instrument_docker", _bool),
     Key("instrument_jobs", _bool),
     Key("job_trace_propagation", _bool, "DCM_OTEL_JOB_TRACE_PROPAGATION"),
     Key("queue_metrics", _choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
+    Key("db_sqlcommenter", _bool, "DCM_OTEL_DB_SQLCOMMENTER"),
+    Key("db_repeated_query_threshold", _repeat_threshold, "DCM_OTEL_DB_REPEATED_QUERY_THRESHOLD"),
     Key("health", parse_health),
+    Key("redact_keys", _redact_keys, "DCM_OTEL_REDACT_KEYS"),
+    Key("instrument_resources", _bool),
+    Key("resource_metrics", _choice(QUEUE_METRICS), "DCM_OTEL_RESOURCE_METRICS"),
+    Key("host_metrics", _exporters(HOST_METRIC_GROUPS), "DCM_OTEL_HOST_METRICS"),
+    Key("docker_probe_interval", _positive_float, "DCM_OTEL_DOCKER_PROBE_INTERVAL"),
+    Key("docker_probe_timeout", _positive_float, "DCM_OTEL_DOCKER_PROBE_TIMEOUT"),
+    Key("container_stats_interval", _positive_float, "DCM_OTEL_CONTAINER_STATS_INTERVAL"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

@@ -1,22 +1,29 @@
 """The request middleware: a SERVER span and the stable HTTP metrics per request, and the /metrics page.
 
 Lean by design, since it runs on every request: instruments and constant attributes are made once,
-excluded paths cost one ``startswith``, and the route template is read from Django's own resolver match
-(no second URL resolution).
+excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
+headers, and the route template is read from Django's own resolver match (no second URL resolution).
+Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
+below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
+query profile (:mod:`dcm_otel.query_profile`) is reported when the response is out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context, metrics, propagate, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from dcm_otel import runtime
+from dcm_otel import query_profile, runtime
 from dcm_otel.config import Config
 
 # Semantic-convention advice for http.server.request.duration.
@@ -25,11 +32,16 @@ KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "O
 _EXCEPTION = "_dcm_otel_exception"
 
 
+def meta_key(header: str) -> str:
+    """Where a WSGI environ keeps a header: ``traceparent`` -> ``HTTP_TRACEPARENT``."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
 class _MetaGetter(Getter[dict[str, Any]]):
-    """Reads propagation headers from a WSGI environ (``traceparent`` -> ``HTTP_TRACEPARENT``)."""
+    """Reads propagation headers from a WSGI environ."""
 
     def get(self, carrier: dict[str, Any], key: str) -> list[str] | None:
-        value = carrier.get("HTTP_" + key.upper().replace("-", "_"))
+        value = carrier.get(meta_key(key))
         return None if value is None else [value]
 
     def keys(self, carrier: dict[str, Any]) -> list[str]:
@@ -39,12 +51,41 @@ class _MetaGetter(Getter[dict[str, Any]]):
 _GETTER = _MetaGetter()
 
 
+class ActiveRequests:
+    """In-flight requests per (method, scheme), read by an observable up-down counter at collection time:
+    two synchronous SDK measurements per request would cost about as much as the request's span."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def add(self, key: tuple[str, str], delta: int) -> None:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + delta
+
+    def observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            counts = list(self._counts.items())
+        return [Observation(n, {"http.request.method": m, "url.scheme": s}) for (m, s), n in counts]
+
+
+# One per process: the SDK keeps the first callback registered under the instrument's name.
+_ACTIVE_REQUESTS = ActiveRequests()
+
+
 def route_of(request: HttpRequest) -> str | None:
     """The matched route template (``jobs/<uuid:pk>/``) with a leading slash, never the raw path."""
     match = request.resolver_match
     if match is None or match.route is None:
         return None
-    return "/" + str(match.route).lstrip("^")
+    route = _ROUTES.get(match.route)
+    if route is None:
+        route = _ROUTES[match.route] = "/" + str(match.route).lstrip("^")
+    return route
+
+
+# Route pattern -> template: as many entries as the URLconf has routes.
+_ROUTES: dict[str, str] = {}
 
 
 class TelemetryMiddleware:
@@ -68,10 +109,19 @@ class TelemetryMiddleware:
             description="Duration of HTTP server requests.",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
-        self.active_requests = meter.create_up_down_counter(
+        meter.create_observable_up_down_counter(
             "http.server.active_requests",
+            callbacks=[_ACTIVE_REQUESTS.observe],
             unit="{request}",
             description="Number of active HTTP server requests.",
+        )
+        self.propagation_keys = frozenset(map(meta_key, propagate.get_global_textmap().fields))
+        # Without a proxy header to trust, the scheme is the WSGI one: no settings lookup per request.
+        self.scheme_from_proxy = bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None))
+        self.queries = (
+            query_profile.QueryReporter(meter, self.config.db_repeated_query_threshold)
+            if self.config.instrument_db
+            else None
         )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -79,26 +129,35 @@ class TelemetryMiddleware:
         if path == self.config.metrics_path:
             return metrics_response(request)
         if path.startswith(self.excluded):
-            return self.get_response(request)
+            return self._untraced(request)
         return self._traced(request)
 
+    def _untraced(self, request: HttpRequest) -> HttpResponse:
+        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            return self.get_response(request)
+        finally:
+            context.detach(token)
+
     def _traced(self, request: HttpRequest) -> HttpResponse:
+        meta = request.META
         method = request.method if request.method in KNOWN_METHODS else "_OTHER"
-        scheme = request.scheme or "http"
+        scheme = None if self.scheme_from_proxy else meta.get("wsgi.url_scheme")  # None under ASGI
+        scheme = scheme or request.scheme or "http"
         base = {"http.request.method": method, "url.scheme": scheme}
-        parent = propagate.extract(request.META, getter=_GETTER)
+        parent = None
+        if not self.propagation_keys.isdisjoint(meta):
+            parent = propagate.extract(meta, getter=_GETTER)
         span = self.tracer.start_span(
             method,
             context=parent,
             kind=SpanKind.SERVER,
-            attributes={
-                **base,
-                "url.path": request.path,
-                "client.address": request.META.get("REMOTE_ADDR", ""),
-            },
+            attributes={**base, "url.path": request.path, "client.address": meta.get("REMOTE_ADDR", "")},
         )
         token = context.attach(trace.set_span_in_context(span, parent))
-        self.active_requests.add(1, base)
+        profile = query_profile.QueryProfile() if self.queries is not None else None
+        profile_token = query_profile.current.set(profile) if profile is not None else None
+        _ACTIVE_REQUESTS.add((method, scheme), 1)
         start = perf_counter()
         status = 500
         try:
@@ -107,29 +166,39 @@ class TelemetryMiddleware:
             return response
         finally:
             elapsed = perf_counter() - start
-            self.active_requests.add(-1, base)
-            self._finish(request, span, base, status, elapsed)
+            _ACTIVE_REQUESTS.add((method, scheme), -1)
+            if profile_token is not None:
+                query_profile.current.reset(profile_token)
+            self._finish(request, span, base, status, elapsed, profile)
             context.detach(token)
 
     def _finish(
-        self, request: HttpRequest, span: trace.Span, base: dict[str, str], status: int, elapsed: float
+        self,
+        request: HttpRequest,
+        span: trace.Span,
+        base: dict[str, str],
+        status: int,
+        elapsed: float,
+        profile: query_profile.QueryProfile | None,
     ) -> None:
-        attributes: dict[str, str | int] = {**base, "http.response.status_code": status}
+        outcome: dict[str, str | int] = {"http.response.status_code": status}
         route = route_of(request)
         if route is not None:
-            attributes["http.route"] = route
+            outcome["http.route"] = route
             span.update_name(f"{base['http.request.method']} {route}")
         exception: BaseException | None = getattr(request, _EXCEPTION, None)
         if exception is not None:
-            attributes["error.type"] = type(exception).__qualname__
+            outcome["error.type"] = type(exception).__qualname__
             span.record_exception(exception)
         elif status >= 500:
-            attributes["error.type"] = str(status)
+            outcome["error.type"] = str(status)
         if status >= 500:
-            span.set_status(Status(StatusCode.ERROR, str(attributes["error.type"])))
-        span.set_attributes(attributes)
+            span.set_status(Status(StatusCode.ERROR, str(outcome["error.type"])))
+        span.set_attributes(outcome)
+        if self.queries is not None and profile is not None and profile.total:
+            self.queries.report(profile, span, {"http.route": route} if route is not None else {})
         span.end()
-        self.duration.record(elapsed, attributes)
+        self.duration.record(elapsed, {**base, **outcome})
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns a view's exception into a 500 response; keep the exception for the span."""

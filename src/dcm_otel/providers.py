@@ -7,6 +7,7 @@ already set a global provider, that provider is used as it is and nothing is add
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,13 @@ from opentelemetry._logs._internal import ProxyLoggerProvider
 from opentelemetry.metrics._internal import _ProxyMeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import (
+    AlwaysOffExemplarFilter,
+    AlwaysOnExemplarFilter,
+    ExemplarFilter,
+    MeterProvider,
+    TraceBasedExemplarFilter,
+)
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
     MetricReader,
@@ -24,12 +31,21 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
+from dcm_otel import logs
 from dcm_otel.config import Config
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.resource import build_resource
 
+# Exemplars cost a reservoir offer on every measurement (about a tenth of a request's telemetry cost) and
+# the Prometheus exposition drops them, so they are off unless asked for.
+EXEMPLAR_FILTERS: dict[str, type[ExemplarFilter]] = {
+    "always_off": AlwaysOffExemplarFilter,
+    "trace_based": TraceBasedExemplarFilter,
+    "always_on": AlwaysOnExemplarFilter,
+}
+SPAN_EXPORT_BATCH = 64
 _SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 
 
@@ -111,14 +127,29 @@ def _describe_otlp(config: Config, signal: str) -> str:
     return f"otlp {config.otlp_protocol} {where}"
 
 
+def span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
+    """A batch processor that hands spans over in batches of 64 (the SDK's default is 512), unless
+    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` says otherwise.
+
+    A span waiting in the queue outlives a few young-generation collections and gets promoted to the
+    old generation, whose full collections walk the whole heap of a Django process: with 512-span batches
+    that garbage collection cost as much as making the span (docs/benchmarks.md). Smaller batches let spans
+    die young, for a few more export calls.
+    """
+    batch = None if os.environ.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") else SPAN_EXPORT_BATCH
+    return BatchSpanProcessor(exporter, max_export_batch_size=batch)
+
+
 def _tracer_provider(config: Config, resource: Resource, described: list[str]) -> TracerProvider:
     provider = TracerProvider(resource=resource, sampler=build_sampler(config))
+    for processor in logs.span_processors(config):  # masking first: before any exporter sees a span
+        provider.add_span_processor(processor)
     for name in config.traces_exporter:
         if name == "otlp":
-            provider.add_span_processor(BatchSpanProcessor(_otlp_exporter(config, "traces")))
+            provider.add_span_processor(span_processor(_otlp_exporter(config, "traces")))
             described.append(_describe_otlp(config, "traces"))
         elif name == "console":
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            provider.add_span_processor(span_processor(ConsoleSpanExporter()))
             described.append("console")
     return provider
 
@@ -191,7 +222,11 @@ def setup_providers(config: Config) -> Telemetry:
     logs: list[str] = []
     tracer_provider = _tracer_provider(config, resource, traces)
     readers, prometheus = _metric_readers(config, metric_destinations)
-    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    meter_provider = MeterProvider(
+        resource=resource,
+        metric_readers=readers,
+        exemplar_filter=EXEMPLAR_FILTERS[config.metrics_exemplar_filter](),
+    )
     logger_provider = _logger_provider(config, resource, logs)
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
@@ -220,8 +255,7 @@ class _NotFromExporters(logging.Filter):
 
 
 def _bridge_python_logging(logger_provider: LoggerProvider) -> None:
-    from opentelemetry.sdk._logs import LoggingHandler
+    """Records reach OTLP with the JSON lines' fields, masked the same way (dcm_otel.logs)."""
+    from dcm_otel.logs import bridge
 
-    handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
-    handler.addFilter(_NotFromExporters())
-    logging.getLogger().addHandler(handler)
+    bridge.install(logger_provider, _NotFromExporters())

@@ -53,6 +53,7 @@ _PROVIDER_KEYS = (
     "sampler",
     "sampler_arg",
     "metric_export_interval",
+    "metrics_exemplar_filter",
     "multiprocess_dir",
 )
 
@@ -191,8 +192,10 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
 # (config flag, module, class): the instrumentors init() switches on, each in the contrib pattern.
 _INSTRUMENTORS = (
     ("instrument_django", "dcm_otel.instrumentation.django", "DjangoInstrumentor"),
+    ("instrument_db", "dcm_otel.instrumentation.db", "DjangoDbInstrumentor"),
     ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
     ("instrument_jobs", "dcm_otel.instrumentation.jobs", "JobsInstrumentor"),
+    ("instrument_resources", "dcm_otel.resources", "ResourcesInstrumentor"),
 )
 
 

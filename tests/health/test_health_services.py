@@ -151,4 +151,5 @@ def test_a_check_hanging_forever_answers_503_within_its_timeout_without_leaking_
         assert elapsed < BOUND_HANG
         assert body["checks"]["hangs"]["reason"].startswith("still running since ")
         assert body["checks"]["counted"]["status"] == "ok"
-    assert server.worker_threads() <= threads
+    # A thread per probe would add 30; allow for a lazily started exporter or writer thread or two.
+    assert server.worker_threads() <= threads + 2

@@ -7,6 +7,8 @@ specific to it.
 import os
 from pathlib import Path
 
+import dcm_otel.logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # The database lives here (gitignored); the tests point DEMO_VAR_DIR elsewhere to keep theirs apart.
 VAR_DIR = Path(os.environ.get("DEMO_VAR_DIR", BASE_DIR / "var"))
@@ -81,8 +83,7 @@ LOGGING = {
         "dcm_otel": {"handlers": ["console"], "level": "INFO"},
     },
 }
+LOGGING = dcm_otel.logs.structured_logging(LOGGING)  # JSON lines: docs/logging.md
 
-# The one line a project adds to adopt dcm_otel; last, so that it sees every setting above.
-import dcm_otel  # noqa: E402
-
+# The one line a project adds to adopt dcm_otel (imported above); last, so that it sees every setting.
 dcm_otel.init()

@@ -6,11 +6,10 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-import docker
-
 from dcm_otel.config import Config
 from dcm_otel.health.checks._container_manager import installed, own_connections
 from dcm_otel.health.results import CheckFunction, Outcome, describe, failing, ok, skipped
+from dcm_otel.resources.engine import HostRef, engine_client
 
 if TYPE_CHECKING:
     from container_manager.models import ExecutorHost
@@ -55,14 +54,9 @@ def _active_docker_hosts() -> list[ExecutorHost]:
 
 def ping(host: ExecutorHost, timeout: float) -> str | None:
     """None if the host's Engine answers, else why not."""
-    tls = host.host_type == "tcp" and host.tls_enabled
     try:
-        url = host.connection_string
-        client = docker.DockerClient(url, timeout=timeout, tls=tls)  # type: ignore[arg-type]  # float is fine
-        try:
+        with engine_client(HostRef.of(host), timeout) as client:
             client.ping()
-        finally:
-            client.close()
     except Exception as exc:
         return describe(exc)
     return None

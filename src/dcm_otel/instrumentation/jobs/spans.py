@@ -40,14 +40,17 @@ class JobFacts:
     image: str
     error: str | None
     creator_context: dict[str, str] | None
+    usage: dict[str, float]  # the job's resource usage fields that are filled
 
     @classmethod
     def of(cls, job: Any) -> JobFacts:
         metadata = job.executor_metadata if isinstance(job.executor_metadata, dict) else {}
         carrier = metadata.get(a.CREATOR_CONTEXT_KEY)
+        usage = {a.JOB_MAX_MEMORY: job.max_memory_usage, a.JOB_CPU_PERCENT: job.cpu_usage_percent}
         return cls(
             str(job.pk), job.name or "", job.docker_image or "", job.last_error,
             carrier if isinstance(carrier, dict) else None,
+            {key: value for key, value in usage.items() if value is not None},
         )  # fmt: skip
 
 
@@ -96,6 +99,7 @@ class JobSpans:
         span.set_attribute(a.STATUS, state.status or "")
         if state.exit_code is not None:
             span.set_attribute(a.JOB_EXIT_CODE, state.exit_code)
+        span.set_attributes(facts.usage)
         if result in ("failure", "timeout"):
             span.set_status(Status(StatusCode.ERROR, facts.error or result))
         span.end(end_time=_nanos(state.completed_at) if state.finished_run and state.completed_at else None)

@@ -1,0 +1,5 @@
+"""The two measured views' paths (importable before Django is set up)."""
+
+TRIVIAL = "/trivial/"
+QUERIES = "/queries/"
+VIEWS = (TRIVIAL, QUERIES)

@@ -1,0 +1,1 @@
+"""The benchmark app's one model, so the ORM view runs real queries."""

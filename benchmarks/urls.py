@@ -1,0 +1,29 @@
+"""The two measured views: a trivial one, and one running five ORM queries."""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+from benchmarks.paths import QUERIES, TRIVIAL
+from benchmarks.shop.models import Item
+
+
+def trivial(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def five_queries(request: HttpRequest) -> HttpResponse:
+    names = [item.name for item in Item.objects.all()[:10]]
+    count = Item.objects.count()
+    first = Item.objects.filter(pk=1).first()
+    exists = Item.objects.filter(name="item-3").exists()
+    total = Item.objects.filter(price__gt=10).aggregate(total=Sum("price"))["total"]
+    return HttpResponse(f"{len(names)} {count} {first} {exists} {total}")
+
+
+urlpatterns = [
+    path(TRIVIAL.strip("/") + "/", trivial),
+    path(QUERIES.strip("/") + "/", five_queries),
+]

@@ -1,0 +1,209 @@
+"""``DjangoDbInstrumentor``: a CLIENT span and ``db.client.operation.duration`` for every query Django runs.
+
+One wrapper on ``CursorWrapper._execute_with_wrappers``, the method every ``execute`` and ``executemany`` of
+every connection (all aliases, every thread) goes through, so SQLite, PostgreSQL (psycopg 3) and any other
+backend look the same and no per-driver instrumentor is needed. Around the driver call the OpenTelemetry
+suppress-instrumentation key is set, so a driver instrumentor the user also enabled (dbapi, sqlite3,
+psycopg) adds no second span.
+
+Attributes follow the stable database conventions. ``db.query.text`` is the statement with its literals
+replaced (:mod:`dcm_otel.instrumentation.sql`); parameter values are never read, and a failed query records
+the exception type only, since drivers echo values in their messages. Everything derived from a SQL string
+is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
+Inside a request the span and duration sample are emitted when the response is out, with the query's own
+start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away.
+
+Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
+``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
+SQLite: it has no server log to correlate, and a comment unique to every query defeats its statement cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from functools import lru_cache, partial
+from time import time_ns
+from typing import Any, NamedTuple
+
+import wrapt
+from opentelemetry import context, metrics, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from dcm_otel import query_profile, runtime
+from dcm_otel.instrumentation.sql import CACHE_SIZE, summarize
+
+# Semantic-convention advice for db.client.operation.duration.
+DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
+# Django's ``connection.vendor`` -> ``db.system.name``.
+SYSTEMS = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mariadb",
+    "oracle": "oracle.db",
+}
+_TARGET = "_dcm_otel_target"
+
+
+class Target(NamedTuple):
+    """What a connection's settings say about where queries go; the same for all its queries."""
+
+    system: str
+    namespace: str | None
+    address: str | None
+    port: int | None
+
+
+class Shape(NamedTuple):
+    """Everything the telemetry of one (target, SQL string) needs, built once."""
+
+    name: str
+    text: str
+    span_attributes: dict[str, str | int]
+    metric_attributes: dict[str, str | int]
+
+
+def target_of(connection: Any) -> Target:
+    """The connection's :class:`Target`, kept on the connection object after the first query."""
+    found: Target | None = connection.__dict__.get(_TARGET)
+    if found is None:
+        settings = connection.settings_dict
+        vendor = connection.vendor
+        if vendor == "mysql" and getattr(connection, "mysql_is_mariadb", False):
+            vendor = "mariadb"
+        port = str(settings.get("PORT") or "")
+        found = Target(
+            SYSTEMS.get(vendor, "other_sql"),
+            str(settings["NAME"]) if settings.get("NAME") else None,
+            str(settings["HOST"]) if settings.get("HOST") and vendor != "sqlite" else None,
+            int(port) if port.isdigit() else None,
+        )
+        connection.__dict__[_TARGET] = found
+    return found
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def shape_of(target: Target, sql: str) -> Shape:
+    statement = summarize(sql)
+    common: dict[str, str | int] = {"db.system.name": target.system}
+    if target.namespace is not None:
+        common["db.namespace"] = target.namespace
+    if target.address is not None:
+        common["server.address"] = target.address
+    if target.port is not None:
+        common["server.port"] = target.port
+    if statement.operation is not None:
+        common["db.operation.name"] = statement.operation
+    if statement.collection is not None:
+        common["db.collection.name"] = statement.collection
+    span_attributes = dict(common)
+    if statement.text:
+        span_attributes["db.query.text"] = statement.text
+    name = " ".join(filter(None, (statement.operation, statement.collection))) or target.system
+    return Shape(name, statement.text, span_attributes, common)
+
+
+def traceparent_comment(span: trace.Span) -> str:
+    """A sqlcommenter comment carrying the span's W3C trace context, or "" for an invalid span."""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return ""
+    return f" /*traceparent='00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{ctx.trace_flags:02x}'*/"
+
+
+class QueryTracer:
+    """The wrapt wrapper: ``(sql, params, many, executor)`` in, the driver's result out."""
+
+    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter) -> None:
+        self.tracer = tracer
+        self.duration = meter.create_histogram(
+            "db.client.operation.duration",
+            unit="s",
+            description="Duration of database client operations.",
+            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        )
+
+    def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        parent = context.get_current()
+        if not args or parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
+            return wrapped(*args, **kwargs)
+        sql = args[0]
+        target = target_of(instance.db)
+        shape = shape_of(target, sql if isinstance(sql, str) else "")
+        span = None
+        if target.system != "sqlite" and _sqlcommenter() and isinstance(sql, str):
+            # The comment needs the span's id before the query runs, so this span cannot wait.
+            span = self.tracer.start_span(
+                shape.name, parent, SpanKind.CLIENT, attributes=shape.span_attributes
+            )
+            args = (sql + traceparent_comment(span), *args[1:])
+        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent))
+        error = None
+        start = time_ns()
+        try:
+            return wrapped(*args, **kwargs)
+        except Exception as exc:
+            error = type(exc).__qualname__
+            raise
+        finally:
+            end = time_ns()
+            context.detach(token)
+            profile = query_profile.current.get()
+            if profile is not None:
+                profile.add(shape.text)
+            if profile is not None and span is None:
+                profile.defer(partial(self.emit, shape, parent, start, end, error))
+            else:
+                self.emit(shape, parent, start, end, error, span)
+
+    def emit(
+        self,
+        shape: Shape,
+        parent: context.Context,
+        start: int,
+        end: int,
+        error: str | None,
+        span: trace.Span | None = None,
+    ) -> None:
+        """The query's span and duration sample, with the times the query really ran."""
+        if span is None:
+            span = self.tracer.start_span(
+                shape.name, parent, SpanKind.CLIENT, attributes=shape.span_attributes, start_time=start
+            )
+        attributes = shape.metric_attributes
+        if error is not None:
+            attributes = {**attributes, "error.type": error}
+            span.set_attribute("error.type", error)
+            span.add_event("exception", {"exception.type": error}, timestamp=end)
+            span.set_status(Status(StatusCode.ERROR, error))
+        span.end(end_time=end)
+        self.duration.record((end - start) / 1e9, attributes)
+
+
+def _sqlcommenter() -> bool:
+    state = runtime.current()
+    return state is not None and state.config.db_sqlcommenter
+
+
+class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Traces every Django DB query, whatever the backend, with :class:`QueryTracer`."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("django >= 4.2",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        from dcm_otel import __version__
+
+        tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
+        meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"))
+        wrapt.wrap_function_wrapper(
+            "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", QueryTracer(tracer, meter)
+        )
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        from django.db.backends.utils import CursorWrapper
+
+        unwrap(CursorWrapper, "_execute_with_wrappers")

@@ -1,0 +1,88 @@
+"""Python logging records as OTLP log records, with the attributes and trace context of the JSON lines.
+
+Our own handler rather than the SDK's ``LoggingHandler`` (deprecated in 1.45): that one exports every
+attribute of the record as it is, the unredacted request object and the code location included; this one
+exports the fields of :mod:`dcm_otel.logs.fields`, rendered as the JSON formatter renders them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from time import time_ns
+from typing import Any
+
+from opentelemetry._logs import LoggerProvider, LogRecord
+from opentelemetry.context import get_current
+from opentelemetry.instrumentation.log_utils import std_to_otel
+from pythonjsonlogger.json import JsonEncoder
+
+from . import fields as f
+
+_ENCODER = JsonEncoder()
+_SEVERITY_TEXT = {"WARNING": "WARN", "CRITICAL": "FATAL"}  # the OTel names of Python's levels
+
+
+class OtlpLogHandler(logging.Handler):
+    def __init__(self, logger_provider: LoggerProvider, level: int = logging.NOTSET) -> None:
+        super().__init__(level)
+        self._provider = logger_provider
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            attributes = {key: attribute(value) for key, value in f.event_fields(record).items()}
+            event_name = attributes.pop(f.EVENT_NAME, None)
+            if record.exc_text:
+                attributes[f.EXCEPTION] = record.exc_text
+            self._provider.get_logger(record.name).emit(
+                LogRecord(
+                    timestamp=int(record.created * 1e9),
+                    observed_timestamp=time_ns(),
+                    context=get_current(),
+                    severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
+                    severity_number=std_to_otel(record.levelno),
+                    body=record.getMessage(),
+                    attributes=attributes,
+                    event_name=event_name if isinstance(event_name, str) else None,
+                )
+            )
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        """Nothing to do: the log record processor batches and flushes on its own thread."""
+
+
+def attribute(value: Any) -> Any:
+    """An OTLP attribute value: primitives and maps/lists of them; anything else as JSON would render it."""
+    if isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): attribute(item) for key, item in value.items() if item is not None}
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        return [attribute(item) for item in value]
+    rendered = _ENCODER.default(value)
+    return rendered if isinstance(rendered, str | bool | int | float) else str(rendered)
+
+
+_installed: OtlpLogHandler | None = None
+
+
+def install(logger_provider: LoggerProvider, *filters: logging.Filter) -> OtlpLogHandler:
+    """Put the bridge on the root logger, with the redaction and event filters of the JSON handler."""
+    global _installed
+    from .redaction import RedactingFilter
+    from .security import RefusedRequestFilter
+
+    handler = OtlpLogHandler(logger_provider)
+    for log_filter in (*filters, RefusedRequestFilter(), RedactingFilter()):
+        handler.addFilter(log_filter)
+    logging.getLogger().addHandler(handler)
+    _installed = handler
+    return handler
+
+
+def installed_handler() -> logging.Handler:
+    """For a ``LOGGING`` dict: the bridge that :func:`install` put on the root logger (``dictConfig``
+    removes the root's handlers before it sets its own), or a handler that does nothing."""
+    return _installed if _installed is not None else logging.NullHandler()

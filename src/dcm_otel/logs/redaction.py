@@ -1,0 +1,151 @@
+"""Masking of secrets before anything leaves the process: in log records (a filter on every handler) and in
+span attributes (a span processor).
+
+A value is masked when its name contains one of the configured fragments (``redact_keys``: password,
+secret, token, key, authorization, cookie, env, ...): an ``extra=`` field, a key of a dict inside one (a
+job's environment), a span attribute, or ``NAME=value`` / ``"name": "value"`` / ``Name: value`` inside
+free text (the message, the exception text). A masked dict keeps its keys, so one sees which variables
+were set, never their values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from .fields import STANDARD_ATTRIBUTES
+
+MASK = "***"
+_MAX_NAMES = 4096
+_FORMATTER = logging.Formatter()  # formats exception text once, for every handler
+
+
+class Redactor:
+    def __init__(self, fragments: Iterable[str]) -> None:
+        self.fragments = tuple(f.lower() for f in fragments)
+        names = "|".join(map(re.escape, self.fragments)) or r"(?!)"
+        self._names: dict[str, bool] = {}  # field and attribute names seen: a bounded set in practice
+        self._pairs = re.compile(
+            rf"""(?P<lead>[\w.-]*(?:{names})[\w.-]*['"]?\s*[:=]\s*)"""
+            r"""(?:(?P<q>['"])(?P<quoted>.*?)(?P=q)|(?:bearer\s+|basic\s+)?[^\s'",;&)}\]]+)""",
+            re.IGNORECASE,
+        )
+
+    def sensitive(self, text: str) -> bool:
+        """Whether a fragment occurs in ``text`` (a plain loop: 3x faster here than a regex search)."""
+        lowered = text.lower()
+        for fragment in self.fragments:  # noqa: SIM110 (any() over a generator is twice as slow)
+            if fragment in lowered:
+                return True
+        return False
+
+    def sensitive_name(self, name: str) -> bool:
+        known = self._names.get(name)
+        if known is None:
+            known = self.sensitive(name)
+            if len(self._names) < _MAX_NAMES:
+                self._names[name] = known
+        return known
+
+    def text(self, text: str) -> str:
+        if not self.sensitive(text):  # the common case: no fragment anywhere, no regex run
+            return text
+        return self._pairs.sub(_mask_match, text)
+
+    def field(self, name: str, value: Any) -> Any:
+        return mask(value) if self.sensitive_name(name) else self.value(value)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {key: self.field(str(key), item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(item) for item in value]
+        return value
+
+
+def mask(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict.fromkeys(value, MASK)
+    return MASK
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    quote = match.group("q") or ""
+    return f"{match.group('lead')}{quote}{MASK}{quote}"
+
+
+def configured_redactor() -> Redactor:
+    from dcm_otel import runtime
+    from dcm_otel.config import Config
+
+    state = runtime.current()
+    return Redactor((state.config if state is not None else Config()).redact_keys)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks a record in place, once, whichever handler sees it first. Never raises into the caller: a
+    record that cannot be redacted is dropped rather than let out unmasked."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get("_dcm_otel_redacted"):
+            return True
+        try:
+            if self._redactor is None:
+                self._redactor = configured_redactor()
+            _redact_record(self._redactor, record)
+        except Exception:
+            return False
+        record._dcm_otel_redacted = True
+        return True
+
+
+def _redact_record(redactor: Redactor, record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # arguments that do not fit the format: keep neither, they may be what leaks
+        message = f"{record.msg!s} (arguments did not match the format)"
+    record.msg, record.args = redactor.text(message), ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = _FORMATTER.formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redactor.text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redactor.text(record.stack_info)
+    attributes = record.__dict__
+    for key in attributes.keys() - STANDARD_ATTRIBUTES:
+        if not key.startswith("_"):
+            attributes[key] = redactor.field(key, attributes[key])
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Masks the attributes a span is started with.
+
+    ``on_end`` cannot help: the span it gets is read-only. dcm_otel's instrumentations give every attribute
+    that could carry caller data (paths, job names, images) at start; attributes set later are ids,
+    statuses and counts.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        redactor = self._redactor
+        for name, value in (span.attributes or {}).items():
+            if redactor.sensitive_name(name):
+                span.set_attribute(name, MASK)
+            elif isinstance(value, str) and redactor.text(value) != value:
+                span.set_attribute(name, redactor.text(value))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
