@@ -34,7 +34,16 @@ HOST_METRIC_GROUPS = ("cpu", "memory", "filesystem", "disk", "network", "process
 DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
 # Case-insensitive fragments of the field, attribute and ``KEY=value`` names whose values are masked.
 DEFAULT_REDACT_KEYS = (
-    "password", "passwd", "secret", "token", "key", "authorization", "cookie", "session", "credential", "env",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "key",
+    "authorization",
+    "cookie",
+    "session",
+    "credential",
+    "env",
 )
 
 
