@@ -1,0 +1,538 @@
+"""The alert and recording rules, as PromQL templates with named, documented, overridable parameters.
+
+Placeholders are ``[[name]]`` (PromQL and Go templates both use braces). Besides its own and the global
+parameters, a template can use ``[[name_pct]]`` for a ratio (``0.25`` -> ``25%``) and ``[[name_seconds]]``
+for a duration (``4h`` -> ``14400``). Metric names are those of docs/metrics.md as Prometheus exposes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ParamKind = Literal["ratio", "number", "count", "duration", "regex", "url", "selector"]
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: float | int | str
+    kind: ParamKind
+    doc: str
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    group: str
+    expr: str
+    severity: Severity
+    team: str
+    for_: str
+    summary: str
+    description: str
+    params: tuple[Param, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecordingRule:
+    record: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class RecordingGroup:
+    name: str
+    rules: tuple[RecordingRule, ...]
+    interval: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    globals: tuple[Param, ...]
+    recording: tuple[RecordingGroup, ...]
+    alerts: tuple[AlertRule, ...] = field(default=())
+
+
+GLOBALS = (
+    Param(
+        "runbook_base_url",
+        "https://example.com/dcm-otel/docs/runbooks.md",
+        "url",
+        "Where docs/runbooks.md is published; each alert links to `<url>#<alertname in lower case>`.",
+    ),
+    Param(
+        "dashboard_url",
+        "https://example.com/grafana/d/dcm-otel",
+        "url",
+        "Dashboard linked from every alert (annotation `dashboard_url`) and notification.",
+    ),
+    Param(
+        "http_excluded_routes",
+        "/health/|/ready/|/metrics",
+        "regex",
+        "`http_route` values left out of the HTTP rules (probes and scrapes).",
+    ),
+    Param(
+        "queue_capacity",
+        100,
+        "count",
+        "Jobs waiting (pending, queued, retrying) per executor host that the processors can absorb.",
+    ),
+)
+
+# Shared PromQL fragments (each is one expression, so they compose inside templates).
+WAITING = (
+    "sum by (job, dcm_host_name) (max by (job, dcm_host_name, dcm_job_status) "
+    '(dcm_queue_depth{dcm_job_status=~"pending|queued|retrying"}))'
+)
+FINISHED = 'dcm_job_transitions_total{dcm_job_status=~"completed|failed|timeout"}'
+FAILED = 'dcm_job_transitions_total{dcm_job_status=~"failed|timeout"}'
+HTTP = 'http_server_request_duration_seconds_count{http_route!~"[[http_excluded_routes]]"}'
+HTTP_5XX = (
+    "http_server_request_duration_seconds_count"
+    '{http_route!~"[[http_excluded_routes]]", http_response_status_code=~"5.."}'
+)
+HTTP_BUCKET = 'http_server_request_duration_seconds_bucket{http_route!~"[[http_excluded_routes]]"}'
+FS_LABELS = "job, instance, system_device, system_filesystem_mountpoint"
+# Used share of a filesystem as df shows it: used / (used + available to unprivileged users).
+FS_USED_RATIO = (
+    f"sum by ({FS_LABELS}) "
+    '(system_filesystem_usage_bytes{system_filesystem_state="used"})\n'
+    f"/ on ({FS_LABELS})\n"
+    f"sum by ({FS_LABELS}) "
+    '(system_filesystem_usage_bytes{system_filesystem_state=~"used|free"})'
+)
+
+
+def _quantiles(level: str, by: str, metric: str, selector: str = "") -> tuple[RecordingRule, ...]:
+    return tuple(
+        RecordingRule(
+            f"{level}:{metric.removeprefix('dcm_')}:p{q}_rate5m",
+            f"histogram_quantile(0.{q}, sum by ({by}, le) (rate({metric}_bucket{selector}[5m])))",
+        )
+        for q in ("50", "95", "99")
+    )
+
+
+RECORDING = (
+    RecordingGroup(
+        "dcm-otel.http.recording",
+        (
+            RecordingRule(
+                "dcm_route:http_server_requests:rate5m", f"sum by (job, http_route) (rate({HTTP}[5m]))"
+            ),
+            RecordingRule(
+                "dcm_route:http_server_errors:rate5m", f"sum by (job, http_route) (rate({HTTP_5XX}[5m]))"
+            ),
+            RecordingRule(
+                "dcm_route:http_server_errors:ratio_rate5m",
+                "dcm_route:http_server_errors:rate5m / dcm_route:http_server_requests:rate5m",
+            ),
+            *_quantiles(
+                "dcm_route",
+                "job, http_route",
+                "http_server_request_duration_seconds",
+                '{http_route!~"[[http_excluded_routes]]"}',
+            ),
+        ),
+    ),
+    RecordingGroup(
+        "dcm-otel.jobs.recording",
+        (
+            RecordingRule(
+                "dcm_host:job_transitions:rate5m",
+                "sum by (job, dcm_host_name, dcm_job_status) (rate(dcm_job_transitions_total[5m]))",
+            ),
+            RecordingRule(
+                "dcm_host:job_failures:ratio_rate5m",
+                f"sum by (job, dcm_host_name) (rate({FAILED}[5m]))\n"
+                f"/\nsum by (job, dcm_host_name) (rate({FINISHED}[5m]))",
+            ),
+            RecordingRule(
+                "dcm_host:job_retries:rate5m",
+                "sum by (job, dcm_host_name) (rate(dcm_job_retries_total[5m]))",
+            ),
+            *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_duration_seconds"),
+            *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_queue_wait_time_seconds"),
+            RecordingRule(
+                "dcm_host:job_duration_seconds:mean_rate5m",
+                "sum by (job, dcm_host_name) "
+                '(rate(dcm_job_duration_seconds_sum{dcm_job_result="success"}[5m]))'
+                "\n/\n"
+                "sum by (job, dcm_host_name) "
+                '(rate(dcm_job_duration_seconds_count{dcm_job_result="success"}[5m]))',
+            ),
+            RecordingRule("dcm_host:queue_waiting_jobs:sum", WAITING),
+            RecordingRule(
+                "dcm_host:queue_oldest_age_seconds:max",
+                "max by (job, dcm_host_name) (dcm_queue_oldest_age_seconds)",
+            ),
+        ),
+    ),
+    RecordingGroup(
+        # The baseline of the job-duration anomaly alert: a long window of the 5 m mean, evaluated once a
+        # minute (it reads a day of samples).
+        "dcm-otel.jobs.baseline",
+        (
+            RecordingRule(
+                "dcm_host:job_duration_seconds_mean_rate5m:avg_baseline",
+                "avg_over_time(dcm_host:job_duration_seconds:mean_rate5m[[[anomaly_baseline_window]]])",
+            ),
+            RecordingRule(
+                "dcm_host:job_duration_seconds_mean_rate5m:stddev_baseline",
+                "stddev_over_time(dcm_host:job_duration_seconds:mean_rate5m[[[anomaly_baseline_window]]])",
+            ),
+        ),
+        interval="1m",
+    ),
+    RecordingGroup(
+        "dcm-otel.docker.recording",
+        (
+            RecordingRule(
+                "dcm_operation:docker_client_operations:rate5m",
+                "sum by (job, docker_operation) (rate(docker_client_operation_duration_seconds_count[5m]))",
+            ),
+            RecordingRule(
+                "dcm_operation:docker_client_errors:rate5m",
+                "sum by (job, docker_operation) "
+                '(rate(docker_client_operation_duration_seconds_count{error_type!=""}[5m]))',
+            ),
+            *_quantiles("dcm_operation", "job, docker_operation", "docker_client_operation_duration_seconds"),
+        ),
+    ),
+    RecordingGroup(
+        "dcm-otel.resources.recording",
+        (
+            RecordingRule(
+                "dcm_instance:host_cpu_utilization:avg",
+                '1 - avg by (job, instance) (system_cpu_utilization{cpu_mode="idle"})',
+            ),
+            RecordingRule(
+                "dcm_instance:host_memory_utilization:ratio",
+                'sum by (job, instance) (system_memory_usage_bytes{system_memory_state="used"})\n'
+                "/ on (job, instance)\nmax by (job, instance) (system_memory_limit_bytes)",
+            ),
+            RecordingRule("dcm_filesystem:host_filesystem_utilization:ratio", FS_USED_RATIO),
+            RecordingRule(
+                "dcm_host:container_cpu_usage:sum",
+                "sum by (job, dcm_host_name) "
+                "(max by (job, dcm_host_name, container_image_name) (container_cpu_usage))",
+            ),
+            RecordingRule(
+                "dcm_host:container_memory_usage_bytes:sum",
+                "sum by (job, dcm_host_name) "
+                "(max by (job, dcm_host_name, container_image_name) (container_memory_usage_bytes))",
+            ),
+            RecordingRule(
+                "dcm_host:docker_host_up:max", "max by (job, dcm_host_name, dcm_executor_type) (dcm_host_up)"
+            ),
+        ),
+    ),
+)
+
+# The parameter of the baseline group is a global one: the recording rules use it.
+BASELINE_WINDOW = Param(
+    "anomaly_baseline_window",
+    "1d",
+    "duration",
+    "Window of the job-duration baseline (mean and standard deviation of the 5 m mean run time).",
+)
+
+
+def _window(default: str, doc: str = "Window the rate or ratio is computed over.") -> Param:
+    return Param("window", default, "duration", doc)
+
+
+def _http_window(figure: str) -> tuple[Param, Param]:
+    return (
+        _window("5m"),
+        Param("min_rate", 0.05, "number", f"Requests per second the route needs before the {figure} counts."),
+    )
+
+
+# The HTTP alerts judge a route only when it has traffic enough for a ratio or a percentile to mean something.
+HTTP_BUSY_ENOUGH = (
+    f"and on (job, http_route)\nsum by (job, http_route) (rate({HTTP}[[[window]]])) >= [[min_rate]]"
+)
+
+ALERTS = (
+    # --- jobs ---------------------------------------------------------------------------------------------
+    AlertRule(
+        "DcmJobFailureRatioHigh",
+        "dcm-otel.jobs",
+        f"(\n  sum by (job, dcm_host_name) (increase({FAILED}[[[window]]]))\n/\n"
+        f"  sum by (job, dcm_host_name) (increase({FINISHED}[[[window]]]))\n) > [[ratio]]\n"
+        f"and on (job, dcm_host_name)\n"
+        f"sum by (job, dcm_host_name) (increase({FINISHED}[[[window]]])) >= [[min_jobs]]",
+        "critical",
+        "jobs",
+        "5m",
+        "Jobs on {{ $labels.dcm_host_name }} are failing",
+        "{{ $value | humanizePercentage }} of the jobs that finished on executor host "
+        "{{ $labels.dcm_host_name }} "
+        "in the last [[window]] failed or timed out (threshold [[ratio_pct]]).",
+        (
+            Param("ratio", 0.25, "ratio", "Failed + timed-out share of finished jobs above which it fires."),
+            _window("15m"),
+            Param("min_jobs", 5, "number", "Finished jobs needed in the window before the ratio counts."),
+        ),
+    ),
+    AlertRule(
+        "DcmJobDurationAnomalous",
+        "dcm-otel.jobs",
+        "abs(\n  dcm_host:job_duration_seconds:mean_rate5m\n"
+        "  - dcm_host:job_duration_seconds_mean_rate5m:avg_baseline\n)\n"
+        "/ (dcm_host:job_duration_seconds_mean_rate5m:stddev_baseline > 0)\n> [[z_score]]",
+        "info",
+        "jobs",
+        "15m",
+        "Job run times on {{ $labels.dcm_host_name }} are unusual",
+        "The mean run time of successful jobs on {{ $labels.dcm_host_name }} over 5 m is "
+        '{{ $value | printf "%.1f" }} standard deviations away from its own [[anomaly_baseline_window]] '
+        "baseline (threshold [[z_score]]).",
+        (Param("z_score", 3, "number", "Standard deviations from the baseline mean above which it fires."),),
+    ),
+    # --- queue and processor ------------------------------------------------------------------------------
+    AlertRule(
+        "DcmJobQueueBacklogHigh",
+        "dcm-otel.queue",
+        f"{WAITING} > [[queue_capacity]]",
+        "warning",
+        "jobs",
+        "10m",
+        "Job backlog on {{ $labels.dcm_host_name }} is over capacity",
+        "{{ $value }} jobs are waiting (pending, queued, retrying) for executor host "
+        "{{ $labels.dcm_host_name }}, "
+        "more than its capacity of [[queue_capacity]].",
+    ),
+    AlertRule(
+        "DcmJobQueueBacklogGrowing",
+        "dcm-otel.queue",
+        "predict_linear(dcm_host:queue_waiting_jobs:sum[[[lookback]]], [[horizon_seconds]])"
+        " > [[queue_capacity]]\n"
+        "and dcm_host:queue_waiting_jobs:sum <= [[queue_capacity]]",
+        "warning",
+        "jobs",
+        "10m",
+        "Job backlog on {{ $labels.dcm_host_name }} will exceed capacity within [[horizon]]",
+        "At the rate of the last [[lookback]], the jobs waiting for executor host "
+        "{{ $labels.dcm_host_name }} "
+        'reach {{ $value | printf "%.0f" }} in [[horizon]], over the capacity of [[queue_capacity]].',
+        (
+            Param("lookback", "30m", "duration", "Trend window of the prediction."),
+            Param("horizon", "30m", "duration", "How far ahead the backlog is predicted."),
+        ),
+    ),
+    AlertRule(
+        "DcmJobQueueWaitTooLong",
+        "dcm-otel.queue",
+        "max by (job, dcm_host_name) (dcm_queue_oldest_age_seconds) > [[max_age_seconds]]",
+        "warning",
+        "jobs",
+        "2m",
+        "Jobs wait too long on {{ $labels.dcm_host_name }}",
+        "The oldest job waiting for executor host {{ $labels.dcm_host_name }} has waited "
+        "{{ $value | humanizeDuration }} (threshold [[max_age]]).",
+        (Param("max_age", "10m", "duration", "Age of the oldest waiting job (health `queue_max_age`)."),),
+    ),
+    AlertRule(
+        "DcmJobQueueStalled",
+        "dcm-otel.queue",
+        f"{WAITING} > 0\n"
+        "and on (job, dcm_host_name)\n"
+        "sum by (job, dcm_host_name) (max by (job, dcm_host_name, dcm_job_status) "
+        '(delta(dcm_queue_depth{dcm_job_status=~"pending|queued|retrying"}[[[window]]]))) >= 0\n'
+        "unless on (job, dcm_host_name)\n"
+        "sum by (job, dcm_host_name) "
+        '(increase(dcm_job_transitions_total{dcm_job_status=~"launching|running"}[[[window]]])) > 0',
+        "critical",
+        "jobs",
+        "5m",
+        "Job queue on {{ $labels.dcm_host_name }} is not moving",
+        "{{ $value }} jobs wait for executor host {{ $labels.dcm_host_name }}, "
+        "the backlog has not shrunk and "
+        "no job was launched in the last [[window]].",
+        (_window("15m", "Window in which at least one launch is expected while jobs wait."),),
+    ),
+    AlertRule(
+        "DcmJobProcessorHeartbeatMissing",
+        "dcm-otel.queue",
+        "max by (job, instance, dcm_processor_mode) (dcm_processor_last_poll_age_seconds)"
+        " > [[max_age_seconds]]",
+        "critical",
+        "jobs",
+        "1m",
+        "The job processor on {{ $labels.instance }} stopped polling",
+        "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle "
+        "{{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
+        (Param("max_age", "2m", "duration", "Seconds since the last poll (health `heartbeat_max_age`)."),),
+    ),
+    AlertRule(
+        "DcmTelemetryAbsent",
+        "dcm-otel.telemetry",
+        "absent([[heartbeat_selector]])",
+        "critical",
+        "jobs",
+        "10m",
+        "dcm_otel telemetry is absent",
+        "No series matches [[heartbeat_selector]]: no instrumented job processor reports to Prometheus "
+        "(it is down, runs without dcm_otel, or the metrics pipeline is broken).",
+        (
+            Param(
+                "heartbeat_selector",
+                "dcm_processor_last_poll_age_seconds",
+                "selector",
+                'Heartbeat series whose absence fires; narrow it to one deployment, e.g. `{job="jobs"}`.',
+            ),
+        ),
+    ),
+    # --- Docker hosts, hosts, containers ------------------------------------------------------------------
+    AlertRule(
+        "DcmDockerHostDown",
+        "dcm-otel.hosts",
+        "max by (job, dcm_host_name, dcm_executor_type) (dcm_host_up) < 1",
+        "critical",
+        "platform",
+        "1m",
+        "Docker host {{ $labels.dcm_host_name }} is down",
+        "Executor host {{ $labels.dcm_host_name }} ({{ $labels.dcm_executor_type }}) does not answer pings; "
+        "jobs routed to it cannot launch.",
+    ),
+    AlertRule(
+        "DcmDockerClientErrorRatioHigh",
+        "dcm-otel.hosts",
+        "(\n  sum by (job, server_address) "
+        '(rate(docker_client_operation_duration_seconds_count{error_type!=""}[[[window]]]))\n/\n'
+        "  sum by (job, server_address) (rate(docker_client_operation_duration_seconds_count[[[window]]]))\n"
+        ") > [[ratio]]",
+        "warning",
+        "platform",
+        "5m",
+        "Docker API calls to {{ $labels.server_address }} are failing",
+        "{{ $value | humanizePercentage }} of the Docker Engine API calls to "
+        "{{ $labels.server_address }} failed "
+        "in the last [[window]] (threshold [[ratio_pct]]).",
+        (
+            Param("ratio", 0.1, "ratio", "Share of failed Docker API calls above which it fires."),
+            _window("10m"),
+        ),
+    ),
+    AlertRule(
+        "DcmHostCpuHigh",
+        "dcm-otel.hosts",
+        '1 - avg by (job, instance) (system_cpu_utilization{cpu_mode="idle"}) > [[ratio]]',
+        "warning",
+        "platform",
+        "15m",
+        "CPU of {{ $labels.instance }} is near its limit",
+        "CPU utilization of {{ $labels.instance }} is {{ $value | humanizePercentage }} "
+        "(threshold [[ratio_pct]]).",
+        (Param("ratio", 0.9, "ratio", "Busy share of all CPUs above which it fires."),),
+    ),
+    AlertRule(
+        "DcmHostMemoryHigh",
+        "dcm-otel.hosts",
+        "sum by (job, instance) (max by (job, instance, system_memory_state) "
+        '(system_memory_usage_bytes{system_memory_state="used"}))\n'
+        "/ on (job, instance)\nmax by (job, instance) (system_memory_limit_bytes) > [[ratio]]",
+        "warning",
+        "platform",
+        "10m",
+        "Memory of {{ $labels.instance }} is near its limit",
+        "Memory utilization of {{ $labels.instance }} is {{ $value | humanizePercentage }} "
+        "(threshold [[ratio_pct]]).",
+        (Param("ratio", 0.9, "ratio", "Used share of memory above which it fires."),),
+    ),
+    AlertRule(
+        "DcmHostFilesystemAlmostFull",
+        "dcm-otel.hosts",
+        f"{FS_USED_RATIO} > [[ratio]]",
+        "warning",
+        "platform",
+        "10m",
+        "Filesystem {{ $labels.system_filesystem_mountpoint }} on {{ $labels.instance }} is almost full",
+        "{{ $labels.system_filesystem_mountpoint }} ({{ $labels.system_device }}) "
+        "on {{ $labels.instance }} is "
+        "{{ $value | humanizePercentage }} full (threshold [[ratio_pct]]).",
+        (Param("ratio", 0.9, "ratio", "Used share of the filesystem above which it fires."),),
+    ),
+    AlertRule(
+        "DcmHostFilesystemFillingUp",
+        "dcm-otel.hosts",
+        f"max by ({FS_LABELS}) (predict_linear("
+        'system_filesystem_usage_bytes{system_filesystem_state="free"}[[[lookback]]], '
+        "[[horizon_seconds]])) < 0\n"
+        f"and on ({FS_LABELS})\n"
+        f"{FS_USED_RATIO} > [[min_ratio]]",
+        "warning",
+        "platform",
+        "30m",
+        "Filesystem {{ $labels.system_filesystem_mountpoint }} on {{ $labels.instance }} "
+        "fills up within [[horizon]]",
+        "At the rate of the last [[lookback]], {{ $labels.system_filesystem_mountpoint }} "
+        "({{ $labels.system_device }}) on {{ $labels.instance }} is full within [[horizon]].",
+        (
+            Param("lookback", "6h", "duration", "Trend window of the prediction."),
+            Param("horizon", "4h", "duration", "How far ahead free space is predicted."),
+            Param("min_ratio", 0.5, "ratio", "Used share below which no prediction fires (noise)."),
+        ),
+    ),
+    AlertRule(
+        "DcmContainerMemoryNearLimit",
+        "dcm-otel.hosts",
+        "sum by (job, dcm_host_name) "
+        "(max by (job, dcm_host_name, container_image_name) (container_memory_usage_bytes))\n"
+        "/ on (job, dcm_host_name)\n"
+        "max by (job, dcm_host_name) (dcm_host_memory_limit_bytes) > [[ratio]]",
+        "warning",
+        "platform",
+        "5m",
+        "Job containers on {{ $labels.dcm_host_name }} are near the host's memory limit",
+        "The running job containers on Docker host {{ $labels.dcm_host_name }} use "
+        "{{ $value | humanizePercentage }} of its memory (threshold [[ratio_pct]]).",
+        (Param("ratio", 0.9, "ratio", "Share of the Docker host's memory above which it fires."),),
+    ),
+    # --- HTTP and health ----------------------------------------------------------------------------------
+    AlertRule(
+        "DcmHttpServerErrorRatioHigh",
+        "dcm-otel.http",
+        f"(\n  sum by (job, http_route) (rate({HTTP_5XX}[[[window]]]))\n/\n"
+        f"  sum by (job, http_route) (rate({HTTP}[[[window]]]))\n) > [[ratio]]\n{HTTP_BUSY_ENOUGH}",
+        "critical",
+        "app",
+        "5m",
+        "Route {{ $labels.http_route }} answers 5xx",
+        "{{ $value | humanizePercentage }} of the requests to {{ $labels.http_route }} ({{ $labels.job }}) "
+        "answered 5xx in the last [[window]] (threshold [[ratio_pct]]).",
+        (Param("ratio", 0.05, "ratio", "Share of 5xx answers above which it fires."), *_http_window("ratio")),
+    ),
+    AlertRule(
+        "DcmHttpLatencyP95High",
+        "dcm-otel.http",
+        f"histogram_quantile(0.95, sum by (job, http_route, le) (rate({HTTP_BUCKET}[[[window]]])))"
+        f" > [[seconds]]\n{HTTP_BUSY_ENOUGH}",
+        "warning",
+        "app",
+        "10m",
+        "Route {{ $labels.http_route }} is slow",
+        "The 95th percentile of {{ $labels.http_route }} ({{ $labels.job }}) is "
+        "{{ $value | humanizeDuration }} over the last [[window]] (threshold [[seconds]] s).",
+        (Param("seconds", 1.0, "number", "p95 request duration above which it fires."), *_http_window("p95")),
+    ),
+    AlertRule(
+        "DcmHealthCheckFailing",
+        "dcm-otel.http",
+        "min by (job, dcm_health_check_name) (dcm_health_check_status) < 1",
+        "warning",
+        "app",
+        "5m",
+        "Readiness check {{ $labels.dcm_health_check_name }} fails",
+        "The readiness check {{ $labels.dcm_health_check_name }} of {{ $labels.job }} fails: "
+        "/ready/ answers 503.",
+    ),
+)
+
+CATALOG = Catalog(globals=(*GLOBALS, BASELINE_WINDOW), recording=RECORDING, alerts=ALERTS)

@@ -1,0 +1,1 @@
+"""Alert rules (deploy/prometheus), Alertmanager routing (deploy/alertmanager), delivery end to end."""

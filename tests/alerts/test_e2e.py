@@ -1,0 +1,497 @@
+"""End to end with real processes on 127.0.0.1: the demo app (its job processor running jobs on a real Docker
+Engine) -> real Prometheus evaluating the generated rules -> real Alertmanager with the committed routing and
+templates -> a real SMTP server (aiosmtpd) and local HTTP stand-ins for Slack, PagerDuty and the webhook,
+which assert the exact payloads those services take.
+
+- Jobs that exit 3 fail until DcmJobFailureRatioHigh fires: one email and one request per receiver, each
+  with the alert name, severity and runbook link.
+- The Engine stopped: DcmDockerHostDown fires, the jobs launched meanwhile fail and DcmJobFailureRatioHigh
+  fires too, and the inhibition rule delivers only the host-down alert.
+
+`dcm_host_up` is dcm_otel's own (the job processor probes the demo's Docker host every second here).
+The rules are those of deploy/prometheus, rendered with short windows and `for:` by the generator; the
+Alertmanager config is deploy/alertmanager/alertmanager.yml with the endpoints, secret files and group timings
+pointed at this test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dcm_otel.alerts import ALERTS, alert_rules, recording_rules
+from dcm_otel.alerts.yamlio import dump
+from dcm_otel.devtools import IMAGE
+from tests.alerts.receivers import HttpRecorder, Request, SmtpSink
+from tests.alerts.tools import (
+    ALERTMANAGER_CONFIG,
+    ROOT,
+    TEMPLATES_DIR,
+    Daemon,
+    binary,
+    firing_alerts,
+    get_json,
+    run,
+)
+from tests.services import DockerEngine
+from tests.services._common import free_port, wait_until
+
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.timeout(900),
+    pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning"),
+]
+
+RUN_DEMO = ROOT / "examples" / "demo" / "run_demo.py"
+DEMO_JOBS = Path(__file__).with_name("demo_jobs.py")
+HOST = "demo-docker"  # the demo's ExecutorHost for a Docker Engine
+FAILURE = "DcmJobFailureRatioHigh"
+HOST_DOWN = "DcmDockerHostDown"
+RUNBOOKS = "https://example.com/dcm-otel/docs/runbooks.md"
+DASHBOARD = "https://example.com/grafana/d/dcm-otel"
+SECRETS_DIR = "/etc/alertmanager/secrets/"
+FIRE_TIMEOUT = 240.0
+DELIVERY_TIMEOUT = 90.0
+SETTLE = 8.0  # after the expected notifications, how long no other may arrive (several group_intervals)
+# Short windows so that the alerts fire in seconds; every other alert is left out (nothing else is sent).
+E2E_THRESHOLDS: dict[str, Any] = {
+    "alerts": {
+        **{rule.name: {"enabled": False} for rule in ALERTS},
+        # As in the defaults (1m against 5m), the host-down alert fires before the job failures it causes.
+        FAILURE: {"ratio": 0.2, "window": "30s", "min_jobs": 1, "for": "10s"},
+        HOST_DOWN: {"for": "2s"},
+    }
+}
+RECEIVER_PATHS = {
+    "slack-app": "/slack/app",
+    "slack-platform": "/slack/platform",
+    "pagerduty": "/pagerduty/v2/enqueue",
+}
+
+
+@dataclass
+class Stack:
+    engine: DockerEngine
+    prometheus: Daemon
+    demo_env: dict[str, str]
+    alertmanager_port: int
+    base: Path
+
+    @contextmanager
+    def failing_jobs(self) -> Iterator[None]:
+        """A process creating a job that exits 3 every 2 s on the demo's host, stopped at the end."""
+        creator = Daemon(
+            "job creator",
+            [sys.executable, str(DEMO_JOBS), "--every", "2", "--command", "sh -c 'exit 3'"],
+            self.base / "jobs.log",
+            port=0,
+        )
+        env = {
+            **self.demo_env,
+            "PYTHONPATH": str(ROOT / "examples" / "demo"),
+            "DJANGO_SETTINGS_MODULE": "demo.settings",
+        }
+        env.pop("DCM_OTEL_MULTIPROCESS_DIR")
+        creator.spawn(env=env)
+        try:
+            yield
+        finally:
+            creator.stop()
+
+    def wait_quiet(self) -> None:
+        """Until no alert fires (an earlier test's failures out of the window)."""
+        assert wait_until(lambda: not firing_alerts(self.prometheus.url), FIRE_TIMEOUT, 0.5), sorted(
+            firing_alerts(self.prometheus.url)
+        )
+
+    def wait_firing(self, *names: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+
+        def firing() -> bool:
+            found.update(firing_alerts(self.prometheus.url))
+            return all(name in found for name in names)
+
+        assert wait_until(firing, FIRE_TIMEOUT, 0.5), (
+            f"{names} not firing in Prometheus; firing: {sorted(found)}\n{self.prometheus.log_tail()}"
+        )
+        return found
+
+
+@pytest.fixture(scope="module")
+def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prometheus_bin, alertmanager_bin = binary("prometheus"), binary("alertmanager")
+    del alertmanager_bin  # checked now, before anything starts
+    base = tmp_path_factory.mktemp("alerts-e2e")
+    rules = base / "rules"
+    rules.mkdir()
+    (rules / "alerts.yml").write_text(dump(alert_rules(E2E_THRESHOLDS)))
+    (rules / "recording.yml").write_text(dump(recording_rules(E2E_THRESHOLDS)))
+    checked = run([binary("promtool"), "check", "rules", *map(str, sorted(rules.glob("*.yml")))])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    demo_port, prometheus_port, alertmanager_port = (free_port() for _ in range(3))
+    multiprocess = base / "metrics"
+    multiprocess.mkdir(mode=0o700)
+    demo_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "DCM_OTEL_", "DJANGO_"))},
+        "DOCKER_HOST": docker_engine.base_url,
+        "DEMO_VAR_DIR": str(base / "demo"),
+        "DEMO_JOB_IMAGE": IMAGE,
+        # The job processor's figures (job transitions, heartbeat, dcm.host.up) are served by the web
+        # process's /metrics; the processor probes the Docker host every second.
+        "DCM_OTEL_MULTIPROCESS_DIR": str(multiprocess),
+        "DCM_OTEL_DOCKER_PROBE_INTERVAL": "1",
+        "DCM_OTEL_DOCKER_PROBE_TIMEOUT": "5",
+        "PYTHONUNBUFFERED": "1",
+    }
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(rules / "*.yml")],
+        "alerting": {
+            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
+        },
+        "scrape_configs": [
+            {"job_name": "dcm-demo", "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]},
+        ],
+    }
+    (base / "prometheus.yml").write_text(yaml.safe_dump(config))
+    checked = run([binary("promtool"), "check", "config", str(base / "prometheus.yml")])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    started: list[tuple[Daemon, signal.Signals, float]] = []
+    try:
+        demo = Daemon(
+            "demo",
+            [
+                sys.executable,
+                str(RUN_DEMO),
+                "--port",
+                str(demo_port),
+                "--exit-after",
+                "1200",
+                "--no-private-docker",
+            ],
+            base / "demo.log",
+            demo_port,
+        )
+        started.append((demo, signal.SIGTERM, 90.0))
+        demo.start(env=demo_env, timeout=180.0)
+        prometheus = Daemon(
+            "prometheus",
+            [
+                prometheus_bin,
+                f"--config.file={base / 'prometheus.yml'}",
+                f"--storage.tsdb.path={base / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                "--rules.alert.resend-delay=1s",
+            ],
+            base / "prometheus.log",
+            prometheus_port,
+            ready_path="/-/ready",
+        )
+        started.append((prometheus, signal.SIGTERM, 30.0))
+        prometheus.start()
+        yield Stack(docker_engine, prometheus, demo_env, alertmanager_port, base)
+    finally:
+        for daemon, stop_signal, grace in reversed(started):
+            daemon.stop(stop_signal, grace)
+
+
+@dataclass
+class Delivery:
+    """The receivers, and an Alertmanager (fresh state) started on demand with the committed config."""
+
+    http: HttpRecorder
+    smtp: SmtpSink
+    secrets: dict[str, str]
+    config_path: Path
+    daemon: Daemon
+
+    def start_alertmanager(self) -> None:
+        self.daemon.start()
+
+    def alertnames(self, request: Request) -> set[str]:
+        body = request.body
+        if "alerts" in body:  # webhook
+            return {a["labels"]["alertname"] for a in body["alerts"]}
+        text = yaml.safe_dump(body)
+        return {rule.name for rule in ALERTS if rule.name in text}
+
+    def emails(self, alertname: str) -> list[Any]:
+        return [m for m in self.smtp.messages if alertname in str(m["Subject"])]
+
+    def wait_for(self, alertname: str, paths: list[str]) -> None:
+        def arrived() -> bool:
+            got = [any(alertname in self.alertnames(r) for r in self.http.requests(p)) for p in paths]
+            return all(got) and bool(self.emails(alertname))
+
+        assert wait_until(arrived, DELIVERY_TIMEOUT, 0.5), (
+            f"{alertname} not delivered to all of {paths} + email: "
+            f"{[(r.path, sorted(self.alertnames(r))) for r in self.http.requests()]}, "
+            f"emails {[m['Subject'] for m in self.smtp.messages]}\n{self.daemon.log_tail()}"
+        )
+        time.sleep(SETTLE)  # anything else (a duplicate, an inhibited alert) would arrive by now
+
+
+def local_alertmanager_config(http_url: str, smtp_port: int, secret_files: dict[str, Path]) -> dict[str, Any]:
+    """deploy/alertmanager/alertmanager.yml pointed at this test: local endpoints, secret files in a temp dir,
+    templates from the repo, short group timings. Routes, inhibition rules and message templates are as
+    committed."""
+    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
+
+    def relocate(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: relocate(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [relocate(v) for v in node]
+        if isinstance(node, str) and node.startswith(SECRETS_DIR):
+            return str(secret_files[node.removeprefix(SECRETS_DIR)])
+        return node
+
+    config = relocate(config)
+    config["global"].update(smtp_smarthost=f"127.0.0.1:{smtp_port}", smtp_require_tls=False)
+    config["templates"] = [str(TEMPLATES_DIR / "*.tmpl")]
+    config["route"].update(group_wait="3s", group_interval="2s", repeat_interval="1h")
+    receivers = {r["name"]: r for r in config["receivers"]}
+    receivers["pagerduty"]["pagerduty_configs"][0]["url"] = f"{http_url}/pagerduty/v2/enqueue"
+    receivers["webhook"]["webhook_configs"][0]["url"] = f"{http_url}/webhook"
+    return config
+
+
+@pytest.fixture
+def delivery(stack: Stack) -> Iterator[Delivery]:
+    directory = stack.base / f"am-{secrets.token_hex(4)}"
+    (directory / "secrets").mkdir(parents=True)
+    with HttpRecorder() as http:
+        values = {
+            "smtp-password": secrets.token_urlsafe(16),
+            "slack-app-webhook-url": f"{http.url}/slack/app",
+            "slack-platform-webhook-url": f"{http.url}/slack/platform",
+            "pagerduty-routing-key": secrets.token_hex(16),
+            "webhook-token": secrets.token_urlsafe(24),
+        }
+        files = {}
+        for name, value in values.items():
+            files[name] = directory / "secrets" / name
+            files[name].write_text(value)
+        smtp = SmtpSink("alertmanager", values["smtp-password"], free_port())
+        smtp.start()
+        config_path = directory / "alertmanager.yml"
+        config_path.write_text(yaml.safe_dump(local_alertmanager_config(http.url, smtp.port_number, files)))
+        checked = run([binary("amtool"), "check-config", str(config_path)])
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        daemon = Daemon(
+            "alertmanager",
+            [
+                binary("alertmanager"),
+                f"--config.file={config_path}",
+                f"--storage.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{stack.alertmanager_port}",
+                "--cluster.listen-address=",
+                "--log.level=debug",
+            ],
+            directory / "alertmanager.log",
+            stack.alertmanager_port,
+            ready_path="/-/ready",
+        )
+        try:
+            yield Delivery(http, smtp, values, config_path, daemon)
+        finally:
+            daemon.stop()
+            smtp.stop()
+
+
+def _title(alertname: str) -> str:
+    return f"[FIRING:1] {alertname} (critical) on {HOST}"
+
+
+def assert_slack(request: Request, alertname: str, channel: str, team: str) -> None:
+    """Slack incoming webhook, as Alertmanager posts it: JSON with channel and one attachment."""
+    assert request.headers["content-type"] == "application/json"
+    body = request.body
+    assert body["channel"] == channel
+    (attachment,) = body["attachments"]
+    runbook = f"{RUNBOOKS}#{alertname.lower()}"
+    assert attachment["title"] == _title(alertname)
+    assert attachment["title_link"] == runbook
+    assert attachment["color"] == "danger"
+    assert attachment["fallback"] == _title(alertname)
+    assert f"{alertname} [critical, team {team}] firing: " in attachment["text"]
+    assert f"Runbook: {runbook}" in attachment["text"]
+    assert f"Dashboard: {DASHBOARD}" in attachment["text"]
+    assert [(a["type"], a["text"], a["url"]) for a in attachment["actions"]] == [
+        ("button", "Runbook", runbook),
+        ("button", "Dashboard", DASHBOARD),
+    ]
+
+
+def assert_pagerduty(request: Request, alertname: str, routing_key: str, team: str) -> None:
+    """PagerDuty Events API v2 trigger event."""
+    body = request.body
+    assert body["routing_key"] == routing_key
+    assert body["event_action"] == "trigger"
+    assert isinstance(body["dedup_key"], str)
+    assert body["dedup_key"]
+    payload = body["payload"]
+    assert payload["summary"] == _title(alertname)
+    assert payload["severity"] == "critical"
+    assert payload["source"] == HOST
+    assert payload["class"] == alertname
+    assert payload["group"] == team
+    runbook = f"{RUNBOOKS}#{alertname.lower()}"
+    assert payload["custom_details"]["runbook_url"] == runbook
+    assert body["links"] == [{"href": runbook, "text": "Runbook"}, {"href": DASHBOARD, "text": "Dashboard"}]
+    assert body["client"] == "dcm-otel Alertmanager"
+    assert body["client_url"] == DASHBOARD
+
+
+def assert_webhook(request: Request, alertname: str, token: str, team: str) -> None:
+    """Alertmanager's webhook JSON, version 4, with the bearer token from its file."""
+    assert request.headers["authorization"] == f"Bearer {token}"
+    body = request.body
+    assert body["version"] == "4"
+    assert body["status"] == "firing"
+    assert body["receiver"] == "webhook"
+    assert body["groupLabels"] == {
+        "alertname": alertname,
+        "dcm_host_name": HOST,
+        "job": "dcm-demo",
+    }
+    assert isinstance(body["groupKey"], str)
+    assert body["truncatedAlerts"] == 0
+    (alert,) = body["alerts"]
+    assert alert["status"] == "firing"
+    assert {k: alert["labels"][k] for k in ("alertname", "severity", "team", "dcm_host_name")} == {
+        "alertname": alertname,
+        "severity": "critical",
+        "team": team,
+        "dcm_host_name": HOST,
+    }
+    assert alert["annotations"]["runbook_url"] == f"{RUNBOOKS}#{alertname.lower()}"
+    assert alert["generatorURL"].startswith("http")
+    assert alert["fingerprint"]
+
+
+def assert_email(delivery: Delivery, alertname: str, team: str) -> None:
+    (message,) = delivery.emails(alertname)
+    assert message["Subject"] == _title(alertname)
+    assert message["To"] == "oncall@example.com"
+    assert message["From"] == "alertmanager@example.com"
+    runbook = f"{RUNBOOKS}#{alertname.lower()}"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert f"{alertname} [critical, team {team}] firing: " in text.get_content()
+    assert f"Runbook: {runbook}" in text.get_content()
+    assert f'<a href="{runbook}">Runbook</a>' in html.get_content()
+    # Alertmanager logged in with the password from its file (the sink refuses any other).
+    assert delivery.smtp.envelopes == [("alertmanager@example.com", ["oncall@example.com"], "alertmanager")]
+
+
+def _only(requests_: list[Request]) -> Request:
+    assert len(requests_) == 1, "\n".join(json.dumps(r.body, indent=1) for r in requests_)
+    return requests_[0]
+
+
+def test_stack_scrapes_the_demo_and_the_job_processor(stack: Stack) -> None:
+    """The e2e's metric path itself: the web /metrics carries the processor's heartbeat, job
+    transitions and Docker host probe."""
+
+    def health() -> dict[str, str]:
+        targets = get_json(f"{stack.prometheus.url}/api/v1/targets")["data"]["activeTargets"]
+        return {t["labels"]["job"]: t["health"] for t in targets}
+
+    assert wait_until(lambda: health() == {"dcm-demo": "up"}, FIRE_TIMEOUT, 0.5), health()
+    for query in (
+        "dcm_processor_last_poll_age_seconds",
+        'dcm_job_transitions_total{dcm_job_status="failed"}',
+        f'dcm_host_up{{dcm_host_name="{HOST}"}} == 1',
+    ):
+
+        def present(query: str = query) -> bool:
+            return bool(get_json(f"{stack.prometheus.url}/api/v1/query", query=query)["data"]["result"])
+
+        assert wait_until(present, FIRE_TIMEOUT, 0.5), query
+
+
+def test_failing_jobs_notify_email_slack_pagerduty_and_webhook_once(stack: Stack, delivery: Delivery) -> None:
+    stack.wait_quiet()
+    delivery.start_alertmanager()
+    with stack.failing_jobs():
+        alert = stack.wait_firing(FAILURE)[FAILURE]
+        assert alert["labels"]["dcm_host_name"] == HOST
+        assert float(alert["value"]) > 0.2
+        delivery.wait_for(FAILURE, ["/slack/app", "/pagerduty/v2/enqueue", "/webhook"])
+
+    assert_slack(_only(delivery.http.requests("/slack/app")), FAILURE, "#dcm-alerts", "jobs")
+    assert_pagerduty(
+        _only(delivery.http.requests("/pagerduty/v2/enqueue")),
+        FAILURE,
+        delivery.secrets["pagerduty-routing-key"],
+        "jobs",
+    )
+    assert_webhook(
+        _only(delivery.http.requests("/webhook")), FAILURE, delivery.secrets["webhook-token"], "jobs"
+    )
+    assert_email(delivery, FAILURE, "jobs")
+    assert delivery.http.requests("/slack/platform") == []  # team jobs: the application channel only
+    assert len(delivery.http.requests()) == 3
+    assert len(delivery.smtp.messages) == 1
+
+
+def test_host_down_is_delivered_alone_and_inhibits_the_job_failures_it_causes(
+    stack: Stack, delivery: Delivery
+) -> None:
+    # Alertmanager runs before anything fails, as in production (it flushes an alert that is older than
+    # group_wait at once, so starting it on two firing alerts would race them).
+    stack.wait_quiet()
+    delivery.start_alertmanager()
+    with stack.engine.stopped(), stack.failing_jobs():
+        # Jobs launched while the Engine is down fail: both alerts fire in Prometheus ...
+        firing = stack.wait_firing(HOST_DOWN, FAILURE)
+        assert (
+            firing[HOST_DOWN]["labels"]["dcm_host_name"] == firing[FAILURE]["labels"]["dcm_host_name"] == HOST
+        )
+        delivery.wait_for(HOST_DOWN, ["/slack/platform", "/pagerduty/v2/enqueue", "/webhook"])
+        # ... Alertmanager holds both, the job alert inhibited by the host-down alert ...
+        alerts = get_json(f"http://127.0.0.1:{stack.alertmanager_port}/api/v2/alerts")
+        states = {a["labels"]["alertname"]: a["status"] for a in alerts}
+        assert states[HOST_DOWN]["state"] == "active"
+        assert states[FAILURE]["state"] == "suppressed"
+        assert states[FAILURE]["inhibitedBy"]
+
+        # ... and only the host-down alert reached the receivers, once each (checked before the Engine is
+        # back, which resolves it).
+        assert_slack(
+            _only(delivery.http.requests("/slack/platform")), HOST_DOWN, "#platform-alerts", "platform"
+        )
+        assert_pagerduty(
+            _only(delivery.http.requests("/pagerduty/v2/enqueue")),
+            HOST_DOWN,
+            delivery.secrets["pagerduty-routing-key"],
+            "platform",
+        )
+        assert_webhook(
+            _only(delivery.http.requests("/webhook")),
+            HOST_DOWN,
+            delivery.secrets["webhook-token"],
+            "platform",
+        )
+        assert_email(delivery, HOST_DOWN, "platform")
+        delivered = set().union(*(delivery.alertnames(r) for r in delivery.http.requests()))
+        assert delivered == {HOST_DOWN}
+        assert delivery.http.requests("/slack/app") == []
+        assert len(delivery.smtp.messages) == 1
