@@ -14,10 +14,12 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs."""
+    """The test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs. The collector's
+    end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them."""
     session.run("bash", "scripts/install-services.sh", external=True)
     session.install("-e", ".[test]")
-    session.run("pytest", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+    args = session.posargs or ["--ignore=tests/collector"]
+    session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})
 
 
 @nox.session(python=PYTHON)
@@ -48,3 +50,13 @@ def bench(session: nox.Session) -> None:
     """Overhead benchmarks; results go to docs/benchmarks.md by hand (with the machine noted)."""
     session.install("-e", ".[test,bench]")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONPATH": os.getcwd()})
+
+
+@nox.session(python=PYTHON)
+def collector(session: nox.Session) -> None:
+    """Build the collector distribution (and Jaeger v2 for the end-to-end test) from Go modules, cached
+    between runs, then validate every documented config combination and run it against real backends."""
+    session.run("bash", "scripts/install-services.sh", external=True)
+    session.run("bash", "scripts/build-collector.sh", "all", external=True)
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/collector", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

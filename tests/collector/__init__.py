@@ -1,0 +1,1 @@
+"""The collector distribution and its configs: built, validated and run against real backends."""
