@@ -39,17 +39,25 @@ def receiver() -> Iterator[OtlpReceiver]:
     receiver.close()
 
 
-def run_scenario(tmp_path: Path, receiver: OtlpReceiver, executor: str, base_url: str, image: str) -> Any:
+def jobs_project(tmp_path: Path, receiver: OtlpReceiver) -> Path:
     project = write_project(tmp_path, settings_tail=SETTINGS_TAIL, installed_apps=("container_manager",))
-    for name in ("scenario.py", "urls_jobs.py"):
+    for name in ("scenario.py", "queue_mode.py", "urls_jobs.py"):
         shutil.copy(HERE / name, project / name)
+    return project
+
+
+def run_script(project: Path, receiver: OtlpReceiver, script: str, *args: str) -> Any:
+    """Run a script of the project in a process of its own; its last stdout line is JSON."""
     env = project_env(project, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
     done = subprocess.run(
-        [sys.executable, str(project / "scenario.py"), executor, base_url, image],
-        env=env, capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        [sys.executable, str(project / script), *args], env=env, capture_output=True, text=True, timeout=240
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_scenario(tmp_path: Path, receiver: OtlpReceiver, executor: str, base_url: str, image: str) -> Any:
+    return run_script(jobs_project(tmp_path, receiver), receiver, "scenario.py", executor, base_url, image)
 
 
 def last_points(receiver: OtlpReceiver, name: str) -> list[tuple[dict[str, Any], Any]]:
@@ -157,3 +165,40 @@ def test_truth_on_the_real_docker_engine(
     assert truth["status"]["cancelled"] == 1
     check_truth(receiver, truth)
     check_trace(receiver, truth, docker=True)
+
+
+def check_queue_mode(tmp_path: Path, receiver: OtlpReceiver, executor: str, base_url: str, image: str) -> Any:
+    """Launch in queue mode in one process, harvest in another: one run span is exported, by the harvester,
+    with the ids the launch stored and put into TRACEPARENT."""
+    project = jobs_project(tmp_path, receiver)
+    launched = run_script(project, receiver, "queue_mode.py", "launch", executor, base_url, image)
+    harvested = run_script(project, receiver, "queue_mode.py", "harvest", executor, base_url, image)
+    assert harvested["status"] in RESULTS
+    runs = [
+        s
+        for s in receiver.spans()
+        if s.name == "dcm.job.run" and s.attributes["dcm.job.id"] == launched["id"]
+    ]
+    assert len(runs) == 1  # the launcher's span is never ended, so never exported
+    run = runs[0]
+    assert run.attributes["dcm.job.status"] == harvested["status"]  # ended by the harvester
+    traceparent = launched["otel_run_context"]["traceparent"]
+    assert traceparent.startswith(f"00-{run.trace_id}-{run.span_id}-")
+    return run, harvested
+
+
+def test_queue_mode_run_span_keeps_the_launch_ids(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    check_queue_mode(tmp_path, receiver, "mock", "", "busybox:latest")
+
+
+@pytest.mark.services
+def test_queue_mode_traceparent_is_the_exported_run_span(
+    tmp_path: Path, receiver: OtlpReceiver, docker_engine: DockerEngine
+) -> None:
+    run, harvested = check_queue_mode(
+        tmp_path, receiver, "docker", docker_engine.base_url, docker_engine.image
+    )
+    assert harvested["status"] == "completed"
+    assert f"00-{run.trace_id}-{run.span_id}-0" in harvested["stdout"]  # what the container saw
+    children = {s.name for s in receiver.spans() if s.parent_span_id == run.span_id}
+    assert {"docker containers.create", "docker containers.start"} <= children  # from the launcher

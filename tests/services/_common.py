@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
-from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-# Polling and log tails are the library's own (dcm_otel.devtools); the fixtures import them from here.
+# Polling, log tails and free ports are the library's own (dcm_otel.devtools); fixtures import them here.
 from dcm_otel.devtools import log_tail as log_tail
 from dcm_otel.devtools import wait_until as wait_until
+from dcm_otel.devtools.private_postgres import free_port as free_port
 
 REQUIRE_ENV = "DCM_OTEL_REQUIRE_SERVICES"
 INSTALL_HINT = "run scripts/install-services.sh"
@@ -35,33 +33,9 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago; callers retry on the rare race with another process."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
-
-
-def short_tempdir(prefix: str) -> Path:
-    """A fresh private dir directly under /tmp.
-
-    pytest's own tmp dirs are 0700 (the postgres user cannot enter them) and can be too deep for a
-    unix socket path (~107 bytes), so daemons get a short private dir of their own.
-    """
-    base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=base))
-
-
-def keep_log(log: Path | None, dest_dir: Path) -> None:
-    """Copy a daemon log into the pytest session dir before its private dir is removed."""
-    if log is not None and log.exists():
-        shutil.copy(log, dest_dir / log.name)

@@ -34,3 +34,6 @@ ACTIVE_STATUSES = ("pending", "queued", "retrying", "launching", "running")
 WAITING_STATUSES = ("pending", "queued", "retrying")
 #: The creator's span context, kept in ``ContainerJob.executor_metadata`` so the run can link to it.
 CREATOR_CONTEXT_KEY = "otel_creator_context"
+#: The run span's own context, stored at launch so that a process harvesting the job exports the span with
+#: the ids the container got in ``TRACEPARENT``.
+RUN_CONTEXT_KEY = "otel_run_context"

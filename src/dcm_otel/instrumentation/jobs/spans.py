@@ -2,9 +2,13 @@
 
 Launch and harvest are separate processor cycles, so the span is started with an explicit start time and
 kept open in a bounded dict keyed by job id until the job reaches a terminal status. When the process that
-harvests is not the one that launched (a restart, or a separate launcher), the span is created at harvest
-from the job's own timestamps. The span of the request or command that created the job is stored with the
-job and linked, so one can walk from the HTTP call that queued a job to its run.
+harvests is not the one that launched (queue mode, a restart), the span is created at harvest from the
+job's own timestamps, with the trace and span ids the launch stored in the job (``otel_run_context``):
+those went into the container's ``TRACEPARENT`` and are the parent of the launch's Docker spans. The
+launcher's own span for it is then never ended, so never exported (it leaves the bounded dict unended):
+one span per run is exported, by whichever process sees it end. The span of the request or command that
+created the job is stored with the job and linked, so one can walk from the HTTP call that queued a job
+to its run.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import attributes as a
@@ -29,6 +36,27 @@ SPAN_NAME = "dcm.job.run"
 _PROPAGATOR = TraceContextTextMapPropagator()
 #: Started spans waiting for their harvest; beyond this the oldest is dropped, so memory stays bounded.
 MAX_OPEN_SPANS = 10_000
+#: The ids the span being started must have (a run launched by another process), else None.
+_stored_ids: ContextVar[SpanContext | None] = ContextVar("dcm_otel_job_run_ids", default=None)
+
+
+class _RunIds(IdGenerator):
+    """The SDK offers no way to start a span with given ids; this generator hands out the stored ones while
+    a run span is rebuilt, and the provider's own ids otherwise."""
+
+    def __init__(self, fallback: IdGenerator) -> None:
+        self.fallback = fallback
+
+    def generate_span_id(self) -> int:
+        stored = _stored_ids.get()
+        return stored.span_id if stored else self.fallback.generate_span_id()
+
+    def generate_trace_id(self) -> int:
+        stored = _stored_ids.get()
+        return stored.trace_id if stored else self.fallback.generate_trace_id()
+
+    def is_trace_id_random(self) -> bool:
+        return self.fallback.is_trace_id_random()
 
 
 @dataclass(frozen=True)
@@ -39,30 +67,42 @@ class JobFacts:
     name: str
     image: str
     error: str | None
-    creator_context: dict[str, str] | None
+    creator: SpanContext | None  # the span that created the job, to link to
+    run: SpanContext | None  # the ids its launch gave the run span
     usage: dict[str, float]  # the job's resource usage fields that are filled
 
     @classmethod
     def of(cls, job: Any) -> JobFacts:
         metadata = job.executor_metadata if isinstance(job.executor_metadata, dict) else {}
-        carrier = metadata.get(a.CREATOR_CONTEXT_KEY)
         usage = {a.JOB_MAX_MEMORY: job.max_memory_usage, a.JOB_CPU_PERCENT: job.cpu_usage_percent}
         return cls(
             str(job.pk), job.name or "", job.docker_image or "", job.last_error,
-            carrier if isinstance(carrier, dict) else None,
+            _stored_context(metadata, a.CREATOR_CONTEXT_KEY), _stored_context(metadata, a.RUN_CONTEXT_KEY),
             {key: value for key, value in usage.items() if value is not None},
         )  # fmt: skip
 
 
-def remember_creator(job: Any) -> None:
-    """Store the current span context (the request or command creating the job) with the new job."""
-    if not trace.get_current_span().get_span_context().is_valid:
-        return
+def _stored_context(metadata: dict[str, Any], key: str) -> SpanContext | None:
+    carrier = metadata.get(key)
+    if not isinstance(carrier, dict):
+        return None
+    stored = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    return stored if stored.is_valid else None
+
+
+def _store_context(job: Any, key: str, context: otel_context.Context | None = None) -> None:
+    """Put the W3C trace context (of the current span, or of `context`) into the job's executor_metadata."""
     carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
+    _PROPAGATOR.inject(carrier, context)
     if not isinstance(job.executor_metadata, dict):
         job.executor_metadata = {}
-    job.executor_metadata[a.CREATOR_CONTEXT_KEY] = carrier
+    job.executor_metadata[key] = carrier
+
+
+def remember_creator(job: Any) -> None:
+    """Store the current span context (the request or command creating the job) with the new job."""
+    if trace.get_current_span().get_span_context().is_valid:
+        _store_context(job, a.CREATOR_CONTEXT_KEY)
 
 
 def _nanos(moment: datetime) -> int:
@@ -73,16 +113,27 @@ def _nanos(moment: datetime) -> int:
 
 class JobSpans:
     def __init__(self, tracer: trace.Tracer) -> None:
+        if isinstance(tracer, SdkTracer) and not isinstance(tracer.id_generator, _RunIds):
+            tracer.id_generator = _RunIds(tracer.id_generator)  # the provider caches one tracer per scope
         self._tracer = tracer
         self._open: OrderedDict[str, Span] = OrderedDict()
         self._lock = threading.Lock()
 
     @contextmanager
     def active(self, job: Any) -> Iterator[Span]:
-        """Make the job's run span current (starting it if needed) for an executor call on the job."""
-        span = self._get_or_start(JobFacts.of(job), job.started_at, {
+        """Make the job's run span current for an executor call on the job.
+
+        A job not launched yet starts a new run: a new span, whose context is stored in the job (the
+        executor's launch save writes it). Otherwise the open span of the run, else one rebuilt with the
+        stored ids.
+        """
+        facts = JobFacts.of(job)
+        launch = job.status in a.WAITING_STATUSES
+        span = self._get_or_start(facts, job.started_at, {
             a.HOST_NAME: job.docker_host.name, a.EXECUTOR_TYPE: job.docker_host.executor_type,
-        })  # fmt: skip
+        }, launch)  # fmt: skip
+        if launch:
+            _store_context(job, a.RUN_CONTEXT_KEY, trace.set_span_in_context(span))
         with trace.use_span(span, end_on_exit=False):
             yield span
 
@@ -93,7 +144,7 @@ class JobSpans:
         if span is None:
             if state.started_at is None:
                 return
-            span = self._start(facts, state.started_at, host)
+            span = self._start(facts, state.started_at, host, facts.run)
         result = state.result or ""
         span.set_attribute(a.RESULT, result)
         span.set_attribute(a.STATUS, state.status or "")
@@ -104,28 +155,33 @@ class JobSpans:
             span.set_status(Status(StatusCode.ERROR, facts.error or result))
         span.end(end_time=_nanos(state.completed_at) if state.finished_run and state.completed_at else None)
 
-    def _get_or_start(self, facts: JobFacts, started_at: datetime | None, host: dict[str, str]) -> Span:
+    def _get_or_start(
+        self, facts: JobFacts, started_at: datetime | None, host: dict[str, str], launch: bool
+    ) -> Span:
+        """On a launch, a span left open by an earlier run (ended by another process) is dropped unended."""
         with self._lock:
-            span = self._open.get(facts.id)
+            span = None if launch else self._open.get(facts.id)
         if span is None:
-            span = self._start(facts, started_at, host)
+            span = self._start(facts, started_at, host, None if launch else facts.run)
             with self._lock:
                 self._open[facts.id] = span
                 while len(self._open) > MAX_OPEN_SPANS:
                     self._open.popitem(last=False)
         return span
 
-    def _start(self, facts: JobFacts, started_at: datetime | None, host: dict[str, str]) -> Span:
-        links = []
-        if facts.creator_context:
-            creator = trace.get_current_span(_PROPAGATOR.extract(facts.creator_context)).get_span_context()
-            if creator.is_valid:
-                links.append(Link(creator))
-        return self._tracer.start_span(
-            SPAN_NAME,
-            context=otel_context.Context(),  # a trace of its own: the job outlives the poll that launched it
-            kind=SpanKind.CONSUMER,
-            links=links,
-            start_time=_nanos(started_at) if started_at else None,
-            attributes={a.JOB_ID: facts.id, a.JOB_NAME: facts.name, a.JOB_IMAGE: facts.image, **host},
-        )
+    def _start(
+        self, facts: JobFacts, started_at: datetime | None, host: dict[str, str], ids: SpanContext | None
+    ) -> Span:
+        """A new run span: with the given `ids` (stored by the launch), else fresh ones."""
+        token = _stored_ids.set(ids)
+        try:
+            return self._tracer.start_span(
+                SPAN_NAME,
+                context=otel_context.Context(),  # a trace of its own: the job outlives the poll launching it
+                kind=SpanKind.CONSUMER,
+                links=[Link(facts.creator)] if facts.creator else [],
+                start_time=_nanos(started_at) if started_at else None,
+                attributes={a.JOB_ID: facts.id, a.JOB_NAME: facts.name, a.JOB_IMAGE: facts.image, **host},
+            )
+        finally:
+            _stored_ids.reset(token)
