@@ -6,7 +6,7 @@
 # or fail when DCM_OTEL_REQUIRE_SERVICES=1).
 set -euo pipefail
 
-PACKAGES=(docker.io busybox-static postgresql prometheus prometheus-alertmanager wrk docker-compose)
+PACKAGES=(docker.io busybox-static postgresql prometheus prometheus-alertmanager wrk docker-compose chromium)
 
 installed() {
   [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]

@@ -49,6 +49,7 @@ from dcm_otel.devtools import (
     wait_for_dockerd,
     wait_until,
 )
+from dcm_otel.prometheus import prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from container_manager.models import ExecutorHost
@@ -133,6 +134,12 @@ def run(args: argparse.Namespace, children: Children) -> int:
     connections.close_all()  # the children open their own; this process only supervises from here on
 
     env = {**os.environ, "DEMO_JOB_IMAGE": image, "PYTHONUNBUFFERED": "1"}
+    # The web server's /metrics also shows the job processor's figures (jobs, queue, hosts): both write
+    # their snapshots to one directory, as the workers of one gunicorn server do.
+    if "DCM_OTEL_MULTIPROCESS_DIR" not in env:
+        metrics_dir = str(settings.VAR_DIR / "metrics")
+        prepare_multiprocess_dir(metrics_dir)
+        env["DCM_OTEL_MULTIPROCESS_DIR"] = metrics_dir
     # --legacy-mode launches *and* harvests jobs; queue mode (the default) only launches queued ones.
     processor = [sys.executable, str(MANAGE), "process_container_jobs", "--legacy-mode", "--poll-interval=1"]
     server = [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{args.port}", "--noreload"]

@@ -1,7 +1,7 @@
 """The demo's URLs. /metrics is not here: dcm_otel's middleware serves it."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from demo import views
 
@@ -9,5 +9,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("jobs/new/", views.job_new, name="job-new"),
     path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
+    path("admin/dcm-otel/", include("dcm_otel.dashboard.urls")),  # the live jobs dashboard
     path("admin/", admin.site.urls),
 ]
