@@ -1,5 +1,7 @@
 """``python -m benchmarks``: every configuration in a fresh subprocess per round, rounds interleaved,
-medians reported as a table with the two ratios the overhead budget is about."""
+medians reported as a table with the two ratios the overhead budget is about; then the Docker SDK
+instrumentation's cost per call, the queue gauges' collection time and the cost of a log record
+(:mod:`benchmarks.extras`)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import http, report
+from benchmarks import extras, http, queue, report
 from benchmarks.configs import NAMES
 from benchmarks.paths import VIEWS
 from benchmarks.report import Samples
@@ -52,6 +54,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per view per round")
     parser.add_argument("--http-rounds", type=int, default=3, help="gunicorn + wrk rounds; 0 skips them")
     parser.add_argument("--http-seconds", type=int, default=3, help="wrk duration per view (whole seconds)")
+    parser.add_argument("--docker-calls", type=int, default=3000, help="Docker calls per side; 0 skips them")
+    parser.add_argument("--queue-jobs", type=int, default=queue.JOBS, help="queue-gauge jobs; 0 skips them")
+    parser.add_argument("--log-records", type=int, default=20000, help="log records per step; 0 skips them")
     args = parser.parse_args()
 
     inprocess: Samples = {config: {view: [] for view in VIEWS} for config in NAMES}
@@ -74,7 +79,13 @@ def main() -> None:
                     for view, value in rates.items():
                         throughput[config][view].append(value)
                 print(f"http round {index + 1}/{args.http_rounds} done", file=sys.stderr, flush=True)
-    print(report.render(inprocess, throughput, args))
+    print(report.render(inprocess, throughput, args), flush=True)
+    if args.docker_calls:
+        print("\n" + extras.docker_section(args.docker_calls), flush=True)
+    if args.queue_jobs:
+        print("\n" + extras.queue_section(args.queue_jobs), flush=True)
+    if args.log_records:
+        print("\n" + extras.logs_section(args.log_records), flush=True)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,8 @@ def _contrib() -> None:
     DjangoInstrumentor().instrument()
     # What SQLite3Instrumentor does (its 0.66b2 release is not published; dbapi 0.66b2 is).
     for module in (sqlite3, sqlite3.dbapi2):
-        dbapi.wrap_connect("opentelemetry.instrumentation.sqlite3", module, "connect", "sqlite", {})
+        # dbapi annotates ``connect_module`` as a callable; it is the module holding ``connect``.
+        dbapi.wrap_connect("opentelemetry.instrumentation.sqlite3", module, "connect", "sqlite", {})  # type: ignore[arg-type]
 
 
 def _dcm_otel() -> None:

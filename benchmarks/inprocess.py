@@ -1,11 +1,11 @@
-"""One configuration, in this process, through Django's test client handler: prints ``{view: us per
-request}``.
+"""One configuration, in this process, through Django's WSGI handler: prints ``{view: us per request}``.
 
-Requests go to ``ClientHandler`` (the WSGI handler inside ``django.test.Client``) with environs made by
-``RequestFactory``. ``Client.get`` itself is not used: it connects signal receivers on every request whose
-``weakref.finalize`` entries are never released (three per request), so the heap grows through a run and
-every full garbage collection gets slower, which would charge the later views and the configurations that
-allocate more for Django's test scaffolding.
+Requests go to ``WSGIHandler`` (what gunicorn calls) with environs made by ``RequestFactory``; like the test
+client, it keeps the DB connection open across requests (``close_old_connections`` is disconnected, once).
+Neither ``Client.get`` nor its ``ClientHandler`` is used: they disconnect and reconnect signal receivers on
+every request, and each connect leaves a ``weakref.finalize`` that is never released (two or three per
+request), so the heap grows through a run and every full garbage collection gets slower, which charges
+Django's test scaffolding to the configurations that allocate more and so collect more often.
 
 ``python -m benchmarks.inprocess CONFIG REQUESTS [--profile VIEW]``; with ``--profile`` the cProfile of
 that view's requests is printed instead (where the time goes).
@@ -17,11 +17,14 @@ import argparse
 import cProfile
 import json
 import pstats
+from collections.abc import Callable
 from time import perf_counter
 
 import django
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import RequestFactory
-from django.test.client import ClientHandler
 
 from benchmarks import configs
 from benchmarks.paths import QUERIES, TRIVIAL
@@ -29,13 +32,27 @@ from benchmarks.paths import QUERIES, TRIVIAL
 WARMUP = 300
 
 
+def _start_response(
+    status: str, headers: list[tuple[str, str]], exc_info: object = None
+) -> Callable[[bytes], object]:
+    return _write
+
+
+def _write(data: bytes) -> None:
+    return None
+
+
 class Requester:
     def __init__(self) -> None:
         self.factory = RequestFactory()
-        self.handler = ClientHandler()
+        self.handler = WSGIHandler()
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
 
     def get(self, path: str) -> int:
-        status: int = self.handler(self.factory.get(path).environ).status_code
+        response = self.handler(self.factory.get(path).environ, _start_response)
+        response.close()  # sends request_finished, as a WSGI server does
+        status: int = response.status_code
         return status
 
 

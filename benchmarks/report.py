@@ -35,7 +35,7 @@ def render(inprocess: Samples, throughput: Samples, args: argparse.Namespace) ->
     base = us["A"]
     lines = [
         f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
-        f"in-process: Django test client handler, median of {args.rounds} rounds x {args.requests}"
+        f"in-process: Django WSGIHandler, median of {args.rounds} rounds x {args.requests}"
         f" requests per view; http: gunicorn 1 sync worker + wrk -t1 -c2, median of {args.http_rounds}"
         f" rounds x {args.http_seconds:g} s",
         "",

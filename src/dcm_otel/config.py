@@ -107,6 +107,7 @@ class Config:
     docker_probe_timeout: float = 5.0
     container_stats_interval: float = 10.0
     otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
+    shutdown_timeout: float = 5.0
 
 
 # ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
@@ -302,6 +303,7 @@ KEYS: tuple[Key, ...] = (
     Key("docker_probe_interval", _positive_float, "DCM_OTEL_DOCKER_PROBE_INTERVAL"),
     Key("docker_probe_timeout", _positive_float, "DCM_OTEL_DOCKER_PROBE_TIMEOUT"),
     Key("container_stats_interval", _positive_float, "DCM_OTEL_CONTAINER_STATS_INTERVAL"),
+    Key("shutdown_timeout", _positive_float, "DCM_OTEL_SHUTDOWN_TIMEOUT"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

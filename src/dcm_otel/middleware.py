@@ -144,20 +144,22 @@ class TelemetryMiddleware:
         method = request.method if request.method in KNOWN_METHODS else "_OTHER"
         scheme = None if self.scheme_from_proxy else meta.get("wsgi.url_scheme")  # None under ASGI
         scheme = scheme or request.scheme or "http"
-        base = {"http.request.method": method, "url.scheme": scheme}
         parent = None
         if not self.propagation_keys.isdisjoint(meta):
             parent = propagate.extract(meta, getter=_GETTER)
-        span = self.tracer.start_span(
-            method,
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes={**base, "url.path": request.path, "client.address": meta.get("REMOTE_ADDR", "")},
-        )
+        # The SDK copies the attributes: this dict becomes the duration point's attributes at the end.
+        attributes: dict[str, str | int] = {
+            "http.request.method": method,
+            "url.scheme": scheme,
+            "url.path": request.path,
+            "client.address": meta.get("REMOTE_ADDR", ""),
+        }
+        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
         token = context.attach(trace.set_span_in_context(span, parent))
         profile = query_profile.QueryProfile() if self.queries is not None else None
         profile_token = query_profile.current.set(profile) if profile is not None else None
-        _ACTIVE_REQUESTS.add((method, scheme), 1)
+        active = (method, scheme)
+        _ACTIVE_REQUESTS.add(active, 1)
         start = perf_counter()
         status = 500
         try:
@@ -166,26 +168,28 @@ class TelemetryMiddleware:
             return response
         finally:
             elapsed = perf_counter() - start
-            _ACTIVE_REQUESTS.add((method, scheme), -1)
+            _ACTIVE_REQUESTS.add(active, -1)
             if profile_token is not None:
                 query_profile.current.reset(profile_token)
-            self._finish(request, span, base, status, elapsed, profile)
+            self._finish(request, span, attributes, status, elapsed, profile)
             context.detach(token)
 
     def _finish(
         self,
         request: HttpRequest,
         span: trace.Span,
-        base: dict[str, str],
+        attributes: dict[str, str | int],
         status: int,
         elapsed: float,
         profile: query_profile.QueryProfile | None,
     ) -> None:
+        """Closes the span; ``attributes`` (the span's start attributes) become the duration point's."""
+        del attributes["url.path"], attributes["client.address"]
         outcome: dict[str, str | int] = {"http.response.status_code": status}
         route = route_of(request)
         if route is not None:
             outcome["http.route"] = route
-            span.update_name(f"{base['http.request.method']} {route}")
+            span.update_name(f"{attributes['http.request.method']} {route}")
         exception: BaseException | None = getattr(request, _EXCEPTION, None)
         if exception is not None:
             outcome["error.type"] = type(exception).__qualname__
@@ -198,7 +202,8 @@ class TelemetryMiddleware:
         if self.queries is not None and profile is not None and profile.total:
             self.queries.report(profile, span, {"http.route": route} if route is not None else {})
         span.end()
-        self.duration.record(elapsed, {**base, **outcome})
+        attributes.update(outcome)
+        self.duration.record(elapsed, attributes)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns a view's exception into a 500 response; keep the exception for the span."""

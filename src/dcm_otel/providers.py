@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,8 @@ from dcm_otel.config import Config
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.resource import build_resource
 
+logger = logging.getLogger("dcm_otel")
+
 # Exemplars cost a reservoir offer on every measurement (about a tenth of a request's telemetry cost) and
 # the Prometheus exposition drops them, so they are off unless asked for.
 EXEMPLAR_FILTERS: dict[str, type[ExemplarFilter]] = {
@@ -60,16 +64,51 @@ class Telemetry:
     destinations: dict[str, str] = field(default_factory=dict)
     owned: bool = True
 
-    def shutdown(self) -> None:
-        """Flush and stop what we own; a provider someone else set is theirs to stop."""
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Flush and stop what we own, within ``timeout`` seconds (``shutdown_timeout``) in all; a provider
+        someone else set is theirs to stop.
+
+        The SDK's provider shutdowns take no deadline (``force_flush`` ignores its own) and drain the
+        queues one export at a time, each with the exporter's full timeout and retries: against a dead or
+        black-holed backend that kept a process 7 to 30 s from exiting, until gunicorn killed the worker.
+        So the providers flush in parallel daemon threads, and what has not left by the deadline is given
+        up rather than hold up the exit.
+        """
         if not self.owned:
             return
-        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            shutdown = getattr(provider, "shutdown", None)
-            if shutdown is not None:
-                shutdown()
+        providers = (self.tracer_provider, self.meter_provider, self.logger_provider)
+        stops = [stop for p in providers if (stop := getattr(p, "shutdown", None)) is not None]
+        deadline = _shutdown_timeout() if timeout is None else timeout
+        unfinished = _run_with_deadline(stops, deadline)
+        if unfinished:
+            logger.warning(
+                "dcm_otel: telemetry flush at exit gave up after %.1f s with %d provider(s) still exporting; "
+                "is the OTLP backend reachable?",
+                deadline,
+                unfinished,
+            )
         if self.prometheus is not None:
             self.prometheus.shutdown()
+
+
+def _shutdown_timeout() -> float:
+    """The configured deadline; read at exit because the providers are made before settings may apply."""
+    from dcm_otel import runtime
+
+    state = runtime.current()
+    return (state.config if state is not None else Config()).shutdown_timeout
+
+
+def _run_with_deadline(calls: Sequence[Callable[[], object]], timeout: float) -> int:
+    """Run ``calls`` in parallel daemon threads (an abandoned one cannot hold up the interpreter's exit);
+    return how many were still running after ``timeout`` seconds."""
+    threads = [threading.Thread(target=call, name="dcm_otel-shutdown", daemon=True) for call in calls]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return sum(thread.is_alive() for thread in threads)
 
 
 def build_sampler(config: Config) -> sampling.Sampler:

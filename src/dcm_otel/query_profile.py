@@ -30,22 +30,30 @@ class QueryProfile:
     __slots__ = ("counts", "pending", "total")
 
     def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.pending: list[Callable[[], object]] = []
+        # Made at the first query: most requests run none, and every container allocated per request
+        # brings the next garbage collection nearer.
+        self.counts: dict[str, int] | None = None
+        self.pending: list[Callable[[], object]] | None = None
         self.total = 0
 
     def add(self, statement: str) -> None:
         self.total += 1
-        self.counts[statement] = self.counts.get(statement, 0) + 1
+        counts = self.counts
+        if counts is None:
+            counts = self.counts = {}
+        counts[statement] = counts.get(statement, 0) + 1
 
     def defer(self, emit: Callable[[], object]) -> None:
-        self.pending.append(emit)
-        if len(self.pending) >= MAX_PENDING:
+        pending = self.pending
+        if pending is None:
+            pending = self.pending = []
+        pending.append(emit)
+        if len(pending) >= MAX_PENDING:
             self.flush()
 
     def flush(self) -> None:
-        pending, self.pending = self.pending, []
-        for emit in pending:
+        pending, self.pending = self.pending, None
+        for emit in pending or ():
             emit()
 
 
@@ -81,7 +89,7 @@ class QueryReporter:
         self.queries.record(profile.total, attributes)
         if profile.total < self.threshold:
             return
-        for statement, count in profile.counts.items():
+        for statement, count in (profile.counts or {}).items():
             if count >= self.threshold:
                 event: dict[str, str | int] = {"db.query.text": statement, "dcm.db.query.count": count}
                 span.add_event(REPEATED_QUERY_EVENT, event)

@@ -30,6 +30,7 @@ class Redactor:
         self.fragments = tuple(f.lower() for f in fragments)
         names = "|".join(map(re.escape, self.fragments)) or r"(?!)"
         self._names: dict[str, bool] = {}  # field and attribute names seen: a bounded set in practice
+        self._values: dict[str, str] = {}  # span attribute value -> as exported; mostly repeated values
         self._pairs = re.compile(
             rf"""(?P<lead>[\w.-]*(?:{names})[\w.-]*['"]?\s*[:=]\s*)"""
             r"""(?:(?P<q>['"])(?P<quoted>.*?)(?P=q)|(?:bearer\s+|basic\s+)?[^\s'",;&)}\]]+)""",
@@ -56,6 +57,39 @@ class Redactor:
         if not self.sensitive(text):  # the common case: no fragment anywhere, no regex run
             return text
         return self._pairs.sub(_mask_match, text)
+
+    def attribute_text(self, text: str) -> str:
+        """:meth:`text` for span attribute values, remembered: spans repeat the same values (methods,
+        schemes, addresses, sanitized SQL), and a lookup costs a tenth of a scan."""
+        masked = self._values.get(text)
+        if masked is None:
+            masked = self.text(text)
+            if len(self._values) < _MAX_NAMES:
+                self._values[text] = masked
+        return masked
+
+    def attributes(self, attributes: Mapping[str, object]) -> dict[str, str] | None:
+        """The masked replacements for ``attributes``, or None when nothing needs masking. Runs for every
+        span: known names and values cost a dict lookup each (the caches are read inline)."""
+        names, values = self._names, self._values
+        changes = None
+        for name in attributes:
+            sensitive = names.get(name)
+            if sensitive is None:
+                sensitive = self.sensitive_name(name)
+            if sensitive:
+                masked = MASK
+            else:
+                value = attributes[name]
+                if not isinstance(value, str):
+                    continue
+                masked = values.get(value) or self.attribute_text(value)
+                if masked is value or masked == value:
+                    continue
+            if changes is None:
+                changes = {}
+            changes[name] = masked
+        return changes
 
     def field(self, name: str, value: Any) -> Any:
         return mask(value) if self.sensitive_name(name) else self.value(value)
@@ -140,12 +174,11 @@ class RedactingSpanProcessor(SpanProcessor):
         self._redactor = redactor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        redactor = self._redactor
-        for name, value in (span.attributes or {}).items():
-            if redactor.sensitive_name(name):
-                span.set_attribute(name, MASK)
-            elif isinstance(value, str) and redactor.text(value) != value:
-                span.set_attribute(name, redactor.text(value))
+        attributes = span.attributes
+        if attributes:
+            changes = self._redactor.attributes(attributes)
+            if changes is not None:
+                span.set_attributes(changes)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None
