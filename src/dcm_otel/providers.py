@@ -179,17 +179,27 @@ def span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     return BatchSpanProcessor(exporter, max_export_batch_size=batch)
 
 
+def _push_exporters(
+    config: Config, signal: str, console: Callable[[], Any], described: list[str]
+) -> list[Any]:
+    """The OTLP and console exporters that ``<signal>_exporter`` names, in its order; described as made."""
+    exporters: list[Any] = []
+    for name in getattr(config, f"{signal}_exporter"):
+        if name == "otlp":
+            exporters.append(_otlp_exporter(config, signal))
+            described.append(_describe_otlp(config, signal))
+        elif name == "console":
+            exporters.append(console())
+            described.append("console")
+    return exporters
+
+
 def _tracer_provider(config: Config, resource: Resource, described: list[str]) -> TracerProvider:
     provider = TracerProvider(resource=resource, sampler=build_sampler(config))
     for processor in logs.span_processors(config):  # masking first: before any exporter sees a span
         provider.add_span_processor(processor)
-    for name in config.traces_exporter:
-        if name == "otlp":
-            provider.add_span_processor(span_processor(_otlp_exporter(config, "traces")))
-            described.append(_describe_otlp(config, "traces"))
-        elif name == "console":
-            provider.add_span_processor(span_processor(ConsoleSpanExporter()))
-            described.append("console")
+    for exporter in _push_exporters(config, "traces", ConsoleSpanExporter, described):
+        provider.add_span_processor(span_processor(exporter))
     return provider
 
 
@@ -198,32 +208,20 @@ def _metric_readers(
 ) -> tuple[list[MetricReader], PrometheusEndpoint | None]:
     readers: list[MetricReader] = []
     prometheus = None
+    if "prometheus" in config.metrics_exporter:
+        prometheus = PrometheusEndpoint(config.multiprocess_dir or default_multiprocess_dir())
+        readers.append(prometheus.reader)
+        described.append(f"prometheus {config.metrics_path}")
     interval_ms = config.metric_export_interval * 1000
-    for name in config.metrics_exporter:
-        if name == "prometheus":
-            prometheus = PrometheusEndpoint(config.multiprocess_dir or default_multiprocess_dir())
-            readers.append(prometheus.reader)
-            described.append(f"prometheus {config.metrics_path}")
-        elif name == "otlp":
-            exporter = _otlp_exporter(config, "metrics")
-            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
-            described.append(_describe_otlp(config, "metrics"))
-        elif name == "console":
-            exporter = ConsoleMetricExporter()
-            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
-            described.append("console")
+    for exporter in _push_exporters(config, "metrics", ConsoleMetricExporter, described):
+        readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms))
     return readers, prometheus
 
 
 def _logger_provider(config: Config, resource: Resource, described: list[str]) -> LoggerProvider:
     provider = LoggerProvider(resource=resource)
-    for name in config.logs_exporter:
-        if name == "otlp":
-            provider.add_log_record_processor(BatchLogRecordProcessor(_otlp_exporter(config, "logs")))
-            described.append(_describe_otlp(config, "logs"))
-        elif name == "console":
-            provider.add_log_record_processor(BatchLogRecordProcessor(ConsoleLogRecordExporter()))
-            described.append("console")
+    for exporter in _push_exporters(config, "logs", ConsoleLogRecordExporter, described):
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
     return provider
 
 
