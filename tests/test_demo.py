@@ -124,6 +124,7 @@ def exercise(demo: Demo) -> dict[str, Job]:
     metrics = requests.get(f"{demo.base_url}/metrics", timeout=10)
     assert metrics.status_code == 200, metrics.text
     assert "http_server_request_duration_seconds" in metrics.text
+    assert requests.get(f"{demo.base_url}/health/", timeout=10).status_code == 200
     for route in ("/", "/jobs/<uuid:pk>/"):
         assert request_count(metrics.text, route) >= 1, f"no request counted for {route}:\n{metrics.text}"
     return jobs

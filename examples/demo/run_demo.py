@@ -160,6 +160,8 @@ def run(args: argparse.Namespace, children: Children) -> int:
         f"  jobs     {base}/\n"
         f"  admin    {base}/admin/   (user admin, password admin)\n"
         f"  metrics  {base}/metrics\n"
+        f"  health   {base}/health/  {base}/ready/\n"
+        f"  live     {base}/admin/dcm-otel/   (the jobs dashboard)\n"
         f"Ctrl-C stops {stopped}.\n",
         flush=True,
     )
