@@ -24,10 +24,10 @@ def test_checks_run_concurrently() -> None:
     runner = Runner([sleeper(0.3), sleeper(0.31), sleeper(0.32)], ttl=0)
     start = time.monotonic()
     report = runner.report()
-    assert time.monotonic() - start < 0.6
+    assert time.monotonic() - start < 0.85  # one after another they take 0.93 s
     assert report.ok
     assert [r.status for r in report.results] == ["ok", "ok", "ok"]
-    assert all(0.29 < r.duration < 0.6 for r in report.results)
+    assert all(0.29 < r.duration < 0.85 for r in report.results)
 
 
 def test_a_raising_check_fails_with_the_exception_as_reason() -> None:

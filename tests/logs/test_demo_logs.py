@@ -16,7 +16,15 @@ from tests.services._common import free_port, port_open, wait_until
 
 RUN_DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo" / "run_demo.py"
 FIELDS = {"timestamp", "level", "logger", "message", "service.name"}
-BANNER = ("dcm_otel demo is up:", "  jobs ", "  admin ", "  metrics ", "Ctrl-C stops ")
+BANNER = (
+    "dcm_otel demo is up:",
+    "  jobs ",
+    "  admin ",
+    "  metrics ",
+    "  health ",
+    "  live ",
+    "Ctrl-C stops ",
+)
 
 
 def test_every_line_of_the_demo_is_json_with_the_documented_fields(tmp_path: Path) -> None:

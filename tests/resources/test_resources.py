@@ -198,7 +198,7 @@ def test_host_up_follows_the_engine_without_blocking_requests(
     finally:
         stop_file.touch()
         result = finish(process)
-    assert result["slowest"] < 0.5  # requests never wait on a probe
+    assert result["slowest"] < 0.9  # requests never wait on a probe (a hung one holds for its 1 s timeout)
     assert result["probe_threads"] == 1  # one host (the mock needs no thread), never two probes in flight
     mock = values(receiver, "dcm.host.up", **{"dcm.host.name": "mock-1", "dcm.executor.type": "mock"})
     assert mock
