@@ -564,6 +564,15 @@ def socket_dir() -> Iterator[Path]:
         yield Path(path)
 
 
+def assert_one_failed_ping(telemetry: Telemetry, path: Path, error: str) -> None:
+    """One error span and one duration point for a failed ping to the Engine at ``path``."""
+    [span] = telemetry.finished()
+    where = {"server.address": str(path), "network.transport": "unix", "docker.api.version": "1.41"}
+    assert_client_spans([span], [expected("system.ping", where, "GET", None, {"error.type": error})])
+    assert span.status.status_code is StatusCode.ERROR
+    assert telemetry.durations() == {point(where, "system.ping", error): 1}
+
+
 def test_refused_connection_is_an_error_span(telemetry: Telemetry, socket_dir: Path) -> None:
     path = socket_dir / "absent.sock"
     api = docker.APIClient(base_url=f"unix://{path}", version="1.41")
@@ -571,12 +580,7 @@ def test_refused_connection_is_an_error_span(telemetry: Telemetry, socket_dir: P
     with pytest.raises(requests.exceptions.ConnectionError):
         api.ping()
 
-    [span] = telemetry.finished()
-    where = {"server.address": str(path), "network.transport": "unix", "docker.api.version": "1.41"}
-    error = "requests.exceptions.ConnectionError"
-    assert_client_spans([span], [expected("system.ping", where, "GET", None, {"error.type": error})])
-    assert span.status.status_code is StatusCode.ERROR
-    assert telemetry.durations() == {point(where, "system.ping", error): 1}
+    assert_one_failed_ping(telemetry, path, "requests.exceptions.ConnectionError")
 
 
 def test_timeout_is_an_error_span(telemetry: Telemetry, socket_dir: Path) -> None:
@@ -588,12 +592,7 @@ def test_timeout_is_an_error_span(telemetry: Telemetry, socket_dir: Path) -> Non
         with pytest.raises(requests.exceptions.ReadTimeout):
             api.ping()
 
-    [span] = telemetry.finished()
-    where = {"server.address": str(path), "network.transport": "unix", "docker.api.version": "1.41"}
-    error = "requests.exceptions.ReadTimeout"
-    assert_client_spans([span], [expected("system.ping", where, "GET", None, {"error.type": error})])
-    assert span.status.status_code is StatusCode.ERROR
-    assert telemetry.durations() == {point(where, "system.ping", error): 1}
+    assert_one_failed_ping(telemetry, path, "requests.exceptions.ReadTimeout")
 
 
 @services
