@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import io
 import json
 import logging
 import re
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -61,6 +64,21 @@ def test_every_line_has_the_documented_fields_and_the_current_span_ids(lines) ->
     assert inside["message"] == "job 42"
     assert inside["dcm.job.id"] == "42"
     assert inside["dcm.job.exit_code"] == 3
+
+
+def test_values_json_cannot_hold_natively_are_rendered_not_lost(lines) -> None:
+    logger, stream = lines
+    when = datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.UTC)
+    usual = {"when": when, "uuid": uuid.UUID(int=7), "price": decimal.Decimal("1.50")}
+    logger.info("odd", extra={**usual, "big": 2**70, "raw": b"x"})
+    logger.info("usual", extra=usual)
+    big, usual = records(stream)
+    assert big["big"] == 2**70  # beyond orjson's 64 bits: the stdlib fallback renders the line
+    for record in (big, usual):
+        assert record["when"] == "2026-01-31T12:00:00+00:00"
+        assert record["uuid"] == str(uuid.UUID(int=7))
+        assert record["price"] == "1.50"
+    assert big["raw"]
 
 
 def test_secrets_are_masked_in_fields_nested_env_message_and_exception(lines) -> None:

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry.trace import SpanContext
 
 from dcm_otel.config import Config
 
@@ -27,6 +27,7 @@ EXCEPTION = "exception.stacktrace"
 
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _NOT_DATA = frozenset({"request", "server_time"})  # Django's: the HttpRequest, runserver's clock text
+_NOT_EVENT_FIELDS = STANDARD_ATTRIBUTES | _NOT_DATA
 
 
 _last_second: tuple[int, str] = (-1, "")
@@ -42,23 +43,20 @@ def timestamp(created: float) -> str:
     return f"{_last_second[1]}.{int((created - second) * 1e6):06d}Z"
 
 
-def correlation() -> dict[str, str]:
-    """The current span's ids, as W3C trace context writes them; empty outside a span."""
-    context = trace.get_current_span().get_span_context()
+def correlation(context: SpanContext) -> dict[str, str]:
+    """A span's ids, as W3C trace context writes them; empty for an invalid (no current span) context."""
     if not context.is_valid:
         return {}
     return {TRACE_ID: format(context.trace_id, "032x"), SPAN_ID: format(context.span_id, "016x")}
 
 
 def event_fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The ``extra=`` fields of a record; ``None`` values are left out (OTLP has no null attribute)."""
+    """The ``extra=`` fields of a record, in the order given; ``None`` values are left out (OTLP has no
+    null attribute)."""
     return {
         key: value
         for key, value in record.__dict__.items()
-        if key not in STANDARD_ATTRIBUTES
-        and key not in _NOT_DATA
-        and not key.startswith("_")
-        and value is not None
+        if key not in _NOT_EVENT_FIELDS and value is not None and key[:1] != "_"
     }
 
 

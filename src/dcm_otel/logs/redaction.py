@@ -58,9 +58,10 @@ class Redactor:
             return text
         return self._pairs.sub(_mask_match, text)
 
-    def attribute_text(self, text: str) -> str:
-        """:meth:`text` for span attribute values, remembered: spans repeat the same values (methods,
-        schemes, addresses, sanitized SQL), and a lookup costs a tenth of a scan."""
+    def remembered_text(self, text: str) -> str:
+        """:meth:`text`, remembered for the first 4096 values: span attributes and log fields repeat the
+        same values (methods, schemes, addresses, sanitized SQL, statuses, hosts), and a lookup costs a
+        tenth of a scan."""
         masked = self._values.get(text)
         if masked is None:
             masked = self.text(text)
@@ -83,7 +84,7 @@ class Redactor:
                 value = attributes[name]
                 if not isinstance(value, str):
                     continue
-                masked = values.get(value) or self.attribute_text(value)
+                masked = values.get(value) or self.remembered_text(value)
                 if masked is value or masked == value:
                     continue
             if changes is None:
@@ -92,7 +93,16 @@ class Redactor:
         return changes
 
     def field(self, name: str, value: Any) -> Any:
-        return mask(value) if self.sensitive_name(name) else self.value(value)
+        """``value`` as it may leave the process under ``name``; runs for every ``extra=`` field of every
+        record, so known names and short repeated values cost a dict lookup each (read inline)."""
+        sensitive = self._names.get(name)
+        if sensitive is None:
+            sensitive = self.sensitive_name(name)
+        if sensitive:
+            return mask(value)
+        if type(value) is str:
+            return self._values.get(value) or self.remembered_text(value)
+        return self.value(value)
 
     def value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -157,9 +167,9 @@ def _redact_record(redactor: Redactor, record: logging.LogRecord) -> None:
     if record.stack_info:
         record.stack_info = redactor.text(record.stack_info)
     attributes = record.__dict__
-    for key in attributes.keys() - STANDARD_ATTRIBUTES:
-        if not key.startswith("_"):
-            attributes[key] = redactor.field(key, attributes[key])
+    for key, value in attributes.items():  # values replaced in place: the dict keeps its size
+        if key not in STANDARD_ATTRIBUTES and key[:1] != "_":
+            attributes[key] = redactor.field(key, value)
 
 
 class RedactingSpanProcessor(SpanProcessor):

@@ -39,6 +39,22 @@ def _connect_admin(module: Any) -> None:
     from django.db.models.signals import post_save
 
     post_save.connect(admin_action, sender=module.LogEntry, dispatch_uid=_UID)
+    if hasattr(module.LogEntryManager, "log_actions"):  # Django 5.1+
+        wrapt.wrap_function_wrapper(module, "LogEntryManager.log_actions", _bulk_logged_actions)
+
+
+def _bulk_logged_actions(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Admin actions on several objects at once (``delete_selected``) are saved with ``bulk_create``,
+    which sends no ``post_save``: one event per object here instead. A single entry is saved normally
+    and reported by the signal."""
+    entries = wrapped(*args, **kwargs)
+    if isinstance(entries, list) and len(entries) > 1:
+        for entry in entries:
+            try:
+                admin_action(type(entry), entry, created=True)
+            except Exception:  # an event that cannot be built must not fail the admin action
+                logger.debug("no security event for a bulk admin action", exc_info=True)
+    return entries
 
 
 def _client(request: Any) -> dict[str, str]:
