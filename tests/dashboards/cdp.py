@@ -107,7 +107,11 @@ def chromium() -> Iterator[Page]:
     page = None
     try:
         port_file = profile / "DevToolsActivePort"
-        assert wait_until(port_file.exists, 60, 0.2), "chromium never wrote DevToolsActivePort"
+
+        def written() -> bool:  # the file appears before its port line is in it
+            return port_file.exists() and port_file.read_text().strip() != ""
+
+        assert wait_until(written, 60, 0.2), "chromium never wrote DevToolsActivePort"
         port = int(port_file.read_text().split()[0])
         targets = requests.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
         page = Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
