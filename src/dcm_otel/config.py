@@ -209,7 +209,7 @@ def _pairs(raw: object) -> dict[str, str]:
     """``k=v,k2=v2`` (the OTEL_* list format) or a dict of strings."""
     allowed = "a dict of strings or 'key=value,key2=value2'"
     if isinstance(raw, Mapping):
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        if not all(isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in raw.items()):
             raise ValueError(allowed)
         return dict(raw)
     if not isinstance(raw, str):
@@ -221,6 +221,18 @@ def _pairs(raw: object) -> dict[str, str]:
             raise ValueError(allowed)
         result[match.group(1)] = match.group(2)
     return result
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+
+
+def _headers(raw: object) -> dict[str, str]:
+    """``_pairs`` that HTTP and gRPC can send: token names, printable ASCII values (an API key's shape)."""
+    headers = _pairs(raw)
+    if not all(_HEADER_NAME.match(k) and _HEADER_VALUE.match(v) for k, v in headers.items()):
+        raise ValueError("header names made of letters, digits and -_. and values of printable ASCII")
+    return headers
 
 
 def _path(raw: object) -> str:
@@ -277,7 +289,7 @@ KEYS: tuple[Key, ...] = (
     Key("logs_exporter", _exporters(LOGS_EXPORTERS), "OTEL_LOGS_EXPORTER"),
     Key("otlp_endpoint", _endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     Key("otlp_protocol", _choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
-    Key("otlp_headers", _pairs, "OTEL_EXPORTER_OTLP_HEADERS"),
+    Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS"),
     Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
     Key("sampler", _choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
@@ -309,6 +321,70 @@ KEYS_BY_NAME = {k.name: k for k in KEYS}
 
 # Per-signal endpoints are read by the OTLP exporters themselves; we only validate them.
 SIGNAL_ENDPOINT_ENV = tuple(f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT" for s in ("TRACES", "METRICS", "LOGS"))
+
+
+def _env_integer(minimum: int, allowed: str, empty: bool = False) -> Callable[[str], int | None]:
+    def parse(raw: str) -> int | None:
+        text = raw.strip()
+        if empty and not text:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(allowed) from None
+        if value < minimum:
+            raise ValueError(allowed)
+        return value
+
+    return parse
+
+
+_BATCH_SETTING = _env_integer(1, "a positive integer")
+_LIMIT = _env_integer(0, "a non-negative integer, or empty for no limit", empty=True)
+BATCH_PROCESSORS = ("BSP", "BLRP")  # spans, log records
+# Variables the SDK reads by itself, checked here first: on an invalid value it raises at startup (the
+# limits even when its trace module is imported) or logs a traceback and uses its default.
+SDK_ENV: dict[str, Callable[[str], int | None]] = {
+    **{
+        f"OTEL_{processor}_{name}": _BATCH_SETTING
+        for processor in BATCH_PROCESSORS
+        for name in ("SCHEDULE_DELAY", "EXPORT_TIMEOUT", "MAX_QUEUE_SIZE", "MAX_EXPORT_BATCH_SIZE")
+    },
+    **{
+        f"OTEL_{name}_LIMIT": _LIMIT
+        for name in (
+            "ATTRIBUTE_VALUE_LENGTH",
+            "ATTRIBUTE_COUNT",
+            "SPAN_ATTRIBUTE_VALUE_LENGTH",
+            "SPAN_ATTRIBUTE_COUNT",
+            "SPAN_EVENT_COUNT",
+            "SPAN_LINK_COUNT",
+            "EVENT_ATTRIBUTE_COUNT",
+            "LINK_ATTRIBUTE_COUNT",
+            "LOGRECORD_ATTRIBUTE_COUNT",
+            "LOGRECORD_ATTRIBUTE_VALUE_LENGTH",
+        )
+    },
+}
+
+
+def _sdk_env_problems(environ: Mapping[str, str]) -> list[Problem]:
+    """Each SDK variable that is set (even empty: the SDK reads that too) and invalid, and a batch size
+    above its queue size, which the SDK's batch processors refuse."""
+    problems: list[Problem] = []
+    values: dict[str, int | None] = {}
+    for name, parse in SDK_ENV.items():
+        if name in environ:
+            try:
+                values[name] = parse(environ[name])
+            except ValueError as exc:
+                problems.append(Problem(name, environ[name], str(exc)))
+    for processor in BATCH_PROCESSORS:
+        batch_key, queue_key = f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE", f"OTEL_{processor}_MAX_QUEUE_SIZE"
+        batch, queue = values.get(batch_key), values.get(queue_key)
+        if batch is not None and queue is not None and batch > queue:
+            problems.append(Problem(batch_key, environ[batch_key], f"at most {queue_key} ({queue})"))
+    return problems
 
 
 def load_config(
@@ -345,6 +421,7 @@ def load_config(
                 _endpoint(environ[name])
             except ValueError as exc:
                 problems.append(Problem(name, environ[name], str(exc)))
+    problems += _sdk_env_problems(environ)
     if problems:
         raise ConfigError(problems)
     return _with_derived_defaults(values, environ)
