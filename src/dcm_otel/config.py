@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from dcm_otel.access import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
 
 TRACES_EXPORTERS = ("otlp", "console", "none")
@@ -88,6 +89,8 @@ class Config:
     metric_export_interval: float = 60.0
     metrics_exemplar_filter: str = "always_off"
     metrics_path: str = "/metrics"
+    metrics_token: str | None = None  # with metrics_ips unset too, /metrics is open to every caller
+    metrics_ips: tuple[IpNetwork, ...] = ()
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     instrument_django: bool = True
@@ -297,6 +300,8 @@ KEYS: tuple[Key, ...] = (
     Key("metric_export_interval", _positive_float, "OTEL_METRIC_EXPORT_INTERVAL", _millis_env),
     Key("metrics_exemplar_filter", _choice(EXEMPLAR_FILTERS), "OTEL_METRICS_EXEMPLAR_FILTER"),
     Key("metrics_path", _path, "DCM_OTEL_METRICS_PATH"),
+    Key("metrics_token", parse_token, "DCM_OTEL_METRICS_TOKEN"),
+    Key("metrics_ips", parse_networks, "DCM_OTEL_METRICS_IPS", lambda raw: parse_networks(raw.split(","))),
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
     Key("instrument_django", _bool),
