@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from dcm_otel import logs
 from dcm_otel.config import Config
+from dcm_otel.export_logs import limit_export_logs
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.resource import build_resource
 
@@ -284,6 +285,7 @@ def setup_providers(config: Config) -> Telemetry:
     tracer_provider = _tracer_provider(config, resource, traces)
     meter_provider, prometheus = _meter_provider(config, resource, metric_destinations)
     logger_provider = _logger_provider(config, resource, logs)
+    limit_export_logs()
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     if isinstance(_logs.get_logger_provider(), ProxyLoggerProvider):
