@@ -21,7 +21,7 @@ import pytest
 from tests.otlp_receiver import OtlpReceiver
 from tests.project_factory import project_env, write_project
 from tests.reliability._support import report
-from tests.services import DockerEngine, Postgres
+from tests.services import DockerEngine, Postgres, unavailable
 from tests.test_gunicorn import ONE_LINE, receiver
 
 __all__ = ["receiver"]  # the fixture
@@ -137,7 +137,9 @@ def test_docker_engine_fault_mid_job(
     tmp_path: Path, docker_engine: DockerEngine, receiver: OtlpReceiver, fault: str
 ) -> None:
     if not docker_engine.owned:
-        pytest.skip("the Docker Engine at DOCKER_HOST is not ours to stop")
+        unavailable(
+            "the Docker Engine at DOCKER_HOST is not ours to stop: unset DOCKER_HOST to start a private one"
+        )
     seen = {
         mode: docker_run(tmp_path, docker_engine, fault, mode, receiver.endpoint) for mode in INSTRUMENTATION
     }
