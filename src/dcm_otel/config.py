@@ -48,6 +48,10 @@ DEFAULT_REDACT_KEYS = (
 )
 
 
+# Keys whose values are secrets (a scrape token, an API key in the OTLP headers): an error never shows them.
+SECRET_KEY_WORDS = ("token", "headers")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A rejected setting: where it came from, what it was and what would have been accepted."""
@@ -57,7 +61,8 @@ class Problem:
     allowed: str
 
     def __str__(self) -> str:
-        return f"{self.key}={self.value!r} is invalid: expected {self.allowed}"
+        shown = "'***'" if any(word in self.key.lower() for word in SECRET_KEY_WORDS) else repr(self.value)
+        return f"{self.key}={shown} is invalid: expected {self.allowed}"
 
 
 class ConfigError(ValueError):
@@ -344,12 +349,20 @@ def _env_integer(minimum: int, allowed: str, empty: bool = False) -> Callable[[s
     return parse
 
 
+def _sdk_pairs(raw: str) -> None:
+    """``OTEL_RESOURCE_ATTRIBUTES`` as the SDK's own detector also reads it: an item without ``=`` (even a
+    blank one) is a warning from the SDK at every provider made."""
+    if raw and any("=" not in item for item in raw.split(",")):
+        raise ValueError("comma-separated key=value pairs, with no empty item")
+
+
 _BATCH_SETTING = _env_integer(1, "a positive integer")
 _LIMIT = _env_integer(0, "a non-negative integer, or empty for no limit", empty=True)
 BATCH_PROCESSORS = ("BSP", "BLRP")  # spans, log records
 # Variables the SDK reads by itself, checked here first: on an invalid value it raises at startup (the
 # limits even when its trace module is imported) or logs a traceback and uses its default.
-SDK_ENV: dict[str, Callable[[str], int | None]] = {
+SDK_ENV: dict[str, Callable[[str], object]] = {
+    "OTEL_RESOURCE_ATTRIBUTES": _sdk_pairs,
     **{
         f"OTEL_{processor}_{name}": _BATCH_SETTING
         for processor in BATCH_PROCESSORS
@@ -377,7 +390,7 @@ def _sdk_env_problems(environ: Mapping[str, str]) -> list[Problem]:
     """Each SDK variable that is set (even empty: the SDK reads that too) and invalid, and a batch size
     above its queue size, which the SDK's batch processors refuse."""
     problems: list[Problem] = []
-    values: dict[str, int | None] = {}
+    values: dict[str, object] = {}
     for name, parse in SDK_ENV.items():
         if name in environ:
             try:
@@ -387,7 +400,7 @@ def _sdk_env_problems(environ: Mapping[str, str]) -> list[Problem]:
     for processor in BATCH_PROCESSORS:
         batch_key, queue_key = f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE", f"OTEL_{processor}_MAX_QUEUE_SIZE"
         batch, queue = values.get(batch_key), values.get(queue_key)
-        if batch is not None and queue is not None and batch > queue:
+        if isinstance(batch, int) and isinstance(queue, int) and batch > queue:
             problems.append(Problem(batch_key, environ[batch_key], f"at most {queue_key} ({queue})"))
     return problems
 
@@ -426,7 +439,8 @@ def load_config(
                 _endpoint(environ[name])
             except ValueError as exc:
                 problems.append(Problem(name, environ[name], str(exc)))
-    problems += _sdk_env_problems(environ)
+    reported = {problem.key for problem in problems}
+    problems += [problem for problem in _sdk_env_problems(environ) if problem.key not in reported]
     if problems:
         raise ConfigError(problems)
     return _with_derived_defaults(values, environ)

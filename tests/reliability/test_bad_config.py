@@ -166,3 +166,20 @@ def test_a_variable_only_the_sdk_reads_stops_startup_with_our_error(
     assert result.returncode != 0
     assert f"ImproperlyConfigured: dcm_otel: {name}={value!r} is invalid" in result.stderr
     assert "opentelemetry/sdk" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings_dict", "environ"),
+    [
+        ({"metrics_token": "short-secret-1"}, {}),
+        ({"health": {"details_token": "short-secret-1"}}, {}),
+        ({}, {"OTEL_EXPORTER_OTLP_HEADERS": "api-key=short-secret-1\x7f"}),
+    ],
+)
+def test_an_invalid_secret_is_named_never_shown(
+    settings_dict: dict[str, Any], environ: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(settings_dict, environ)
+    assert "short-secret-1" not in str(error.value)
+    assert "=***" in str(error.value).replace("'", "")
