@@ -239,7 +239,7 @@ def _headers(raw: object) -> dict[str, str]:
     """``_pairs`` that HTTP and gRPC can send: token names, printable ASCII values (an API key's shape)."""
     headers = _pairs(raw)
     if not all(_HEADER_NAME.match(k) and _HEADER_VALUE.match(v) for k, v in headers.items()):
-        raise ValueError("header names made of letters, digits and -_. and values of printable ASCII")
+        raise ValueError("HTTP header names (token characters) and values of printable ASCII")
     return headers
 
 

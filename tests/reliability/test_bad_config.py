@@ -1,6 +1,7 @@
-"""(Issue 12.6) Every value of every ``DCM_OTEL`` key and of every ``OTEL_*`` / ``DCM_OTEL_*`` variable read
-by dcm_otel or by the SDK either starts telemetry, or is refused by dcm_otel's own error naming the key, the
-value and what is allowed: never an exception (or a logged traceback) from the SDK. Hypothesis draws
+"""(Issue 12.6) Every value of every ``DCM_OTEL`` key, of every variable dcm_otel reads and of the SDK-read
+variables that made the SDK raise or warn (``config.SDK_ENV``) either starts telemetry, or is refused by
+dcm_otel's own error naming the key, the value and what is allowed: never an exception (or a logged
+warning or traceback) from the SDK. Hypothesis draws
 arbitrary values and values close to the valid ones; example counts are bounded to keep the suite fast."""
 
 from __future__ import annotations
