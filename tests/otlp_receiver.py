@@ -163,7 +163,8 @@ class OtlpReceiver:
         self.server.server_close()
 
 
-def start_receiver() -> OtlpReceiver:
+def start_receiver(port: int = 0) -> OtlpReceiver:
+    """A receiver on 127.0.0.1:``port`` (a free one by default)."""
     holder: dict[str, OtlpReceiver] = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -188,7 +189,7 @@ def start_receiver() -> OtlpReceiver:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: tests read what was received, not an access log."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     holder["receiver"] = OtlpReceiver(server)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcm_otel.config import Config, ConfigError, load_config
+from dcm_otel.config import SECRET_KEY_WORDS, Config, ConfigError, load_config
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -97,7 +97,8 @@ def test_invalid_values_name_key_value_and_allowed(
     message = str(problem)
     assert key in message
     assert allowed in message
-    assert repr(settings.get(key[10:-2], env.get(key))) in message
+    secret = any(word in key.lower() for word in SECRET_KEY_WORDS)
+    assert ("'***'" if secret else repr(settings.get(key[10:-2], env.get(key)))) in message
 
 
 def test_every_problem_is_reported_at_once() -> None:

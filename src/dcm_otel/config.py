@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from dcm_otel.access import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
 
 TRACES_EXPORTERS = ("otlp", "console", "none")
@@ -47,6 +48,10 @@ DEFAULT_REDACT_KEYS = (
 )
 
 
+# Keys whose values are secrets (a scrape token, an API key in the OTLP headers): an error never shows them.
+SECRET_KEY_WORDS = ("token", "headers")
+
+
 @dataclass(frozen=True)
 class Problem:
     """A rejected setting: where it came from, what it was and what would have been accepted."""
@@ -56,7 +61,8 @@ class Problem:
     allowed: str
 
     def __str__(self) -> str:
-        return f"{self.key}={self.value!r} is invalid: expected {self.allowed}"
+        shown = "'***'" if any(word in self.key.lower() for word in SECRET_KEY_WORDS) else repr(self.value)
+        return f"{self.key}={shown} is invalid: expected {self.allowed}"
 
 
 class ConfigError(ValueError):
@@ -88,6 +94,8 @@ class Config:
     metric_export_interval: float = 60.0
     metrics_exemplar_filter: str = "always_off"
     metrics_path: str = "/metrics"
+    metrics_token: str | None = None  # with metrics_ips unset too, /metrics is open to every caller
+    metrics_ips: tuple[IpNetwork, ...] = ()
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     instrument_django: bool = True
@@ -209,7 +217,7 @@ def _pairs(raw: object) -> dict[str, str]:
     """``k=v,k2=v2`` (the OTEL_* list format) or a dict of strings."""
     allowed = "a dict of strings or 'key=value,key2=value2'"
     if isinstance(raw, Mapping):
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+        if not all(isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in raw.items()):
             raise ValueError(allowed)
         return dict(raw)
     if not isinstance(raw, str):
@@ -221,6 +229,18 @@ def _pairs(raw: object) -> dict[str, str]:
             raise ValueError(allowed)
         result[match.group(1)] = match.group(2)
     return result
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_HEADER_VALUE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
+
+
+def _headers(raw: object) -> dict[str, str]:
+    """``_pairs`` that HTTP and gRPC can send: token names, printable ASCII values (an API key's shape)."""
+    headers = _pairs(raw)
+    if not all(_HEADER_NAME.match(k) and _HEADER_VALUE.match(v) for k, v in headers.items()):
+        raise ValueError("HTTP header names (token characters) and values of printable ASCII")
+    return headers
 
 
 def _path(raw: object) -> str:
@@ -277,7 +297,7 @@ KEYS: tuple[Key, ...] = (
     Key("logs_exporter", _exporters(LOGS_EXPORTERS), "OTEL_LOGS_EXPORTER"),
     Key("otlp_endpoint", _endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     Key("otlp_protocol", _choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
-    Key("otlp_headers", _pairs, "OTEL_EXPORTER_OTLP_HEADERS"),
+    Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS"),
     Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
     Key("sampler", _choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
@@ -285,6 +305,8 @@ KEYS: tuple[Key, ...] = (
     Key("metric_export_interval", _positive_float, "OTEL_METRIC_EXPORT_INTERVAL", _millis_env),
     Key("metrics_exemplar_filter", _choice(EXEMPLAR_FILTERS), "OTEL_METRICS_EXEMPLAR_FILTER"),
     Key("metrics_path", _path, "DCM_OTEL_METRICS_PATH"),
+    Key("metrics_token", parse_token, "DCM_OTEL_METRICS_TOKEN"),
+    Key("metrics_ips", parse_networks, "DCM_OTEL_METRICS_IPS", lambda raw: parse_networks(raw.split(","))),
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
     Key("instrument_django", _bool),
@@ -309,6 +331,78 @@ KEYS_BY_NAME = {k.name: k for k in KEYS}
 
 # Per-signal endpoints are read by the OTLP exporters themselves; we only validate them.
 SIGNAL_ENDPOINT_ENV = tuple(f"OTEL_EXPORTER_OTLP_{s}_ENDPOINT" for s in ("TRACES", "METRICS", "LOGS"))
+
+
+def _env_integer(minimum: int, allowed: str, empty: bool = False) -> Callable[[str], int | None]:
+    def parse(raw: str) -> int | None:
+        text = raw.strip()
+        if empty and not text:
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(allowed) from None
+        if value < minimum:
+            raise ValueError(allowed)
+        return value
+
+    return parse
+
+
+def _sdk_pairs(raw: str) -> None:
+    """``OTEL_RESOURCE_ATTRIBUTES`` as the SDK's own detector also reads it: an item without ``=`` (even a
+    blank one) is a warning from the SDK at every provider made."""
+    if raw and any("=" not in item for item in raw.split(",")):
+        raise ValueError("comma-separated key=value pairs, with no empty item")
+
+
+_BATCH_SETTING = _env_integer(1, "a positive integer")
+_LIMIT = _env_integer(0, "a non-negative integer, or empty for no limit", empty=True)
+BATCH_PROCESSORS = ("BSP", "BLRP")  # spans, log records
+# Variables the SDK reads by itself, checked here first: on an invalid value it raises at startup (the
+# limits even when its trace module is imported) or logs a traceback and uses its default.
+SDK_ENV: dict[str, Callable[[str], object]] = {
+    "OTEL_RESOURCE_ATTRIBUTES": _sdk_pairs,
+    **{
+        f"OTEL_{processor}_{name}": _BATCH_SETTING
+        for processor in BATCH_PROCESSORS
+        for name in ("SCHEDULE_DELAY", "EXPORT_TIMEOUT", "MAX_QUEUE_SIZE", "MAX_EXPORT_BATCH_SIZE")
+    },
+    **{
+        f"OTEL_{name}_LIMIT": _LIMIT
+        for name in (
+            "ATTRIBUTE_VALUE_LENGTH",
+            "ATTRIBUTE_COUNT",
+            "SPAN_ATTRIBUTE_VALUE_LENGTH",
+            "SPAN_ATTRIBUTE_COUNT",
+            "SPAN_EVENT_COUNT",
+            "SPAN_LINK_COUNT",
+            "EVENT_ATTRIBUTE_COUNT",
+            "LINK_ATTRIBUTE_COUNT",
+            "LOGRECORD_ATTRIBUTE_COUNT",
+            "LOGRECORD_ATTRIBUTE_VALUE_LENGTH",
+        )
+    },
+}
+
+
+def _sdk_env_problems(environ: Mapping[str, str]) -> list[Problem]:
+    """Each SDK variable that is set (even empty: the SDK reads that too) and invalid, and a batch size
+    above its queue size, which the SDK's batch processors refuse."""
+    problems: list[Problem] = []
+    values: dict[str, object] = {}
+    for name, parse in SDK_ENV.items():
+        if name in environ:
+            try:
+                values[name] = parse(environ[name])
+            except ValueError as exc:
+                problems.append(Problem(name, environ[name], str(exc)))
+    for processor in BATCH_PROCESSORS:
+        batch_key, queue_key = f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE", f"OTEL_{processor}_MAX_QUEUE_SIZE"
+        batch, queue = values.get(batch_key), values.get(queue_key)
+        if isinstance(batch, int) and isinstance(queue, int) and batch > queue:
+            problems.append(Problem(batch_key, environ[batch_key], f"at most {queue_key} ({queue})"))
+    return problems
 
 
 def load_config(
@@ -345,6 +439,8 @@ def load_config(
                 _endpoint(environ[name])
             except ValueError as exc:
                 problems.append(Problem(name, environ[name], str(exc)))
+    reported = {problem.key for problem in problems}
+    problems += [problem for problem in _sdk_env_problems(environ) if problem.key not in reported]
     if problems:
         raise ConfigError(problems)
     return _with_derived_defaults(values, environ)

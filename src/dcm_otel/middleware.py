@@ -24,6 +24,7 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from dcm_otel import query_profile, runtime
+from dcm_otel.access import from_networks, token_matches
 from dcm_otel.config import Config
 
 # Semantic-convention advice for http.server.request.duration.
@@ -211,8 +212,16 @@ class TelemetryMiddleware:
 
 
 def metrics_response(request: HttpRequest) -> HttpResponse:
-    """The Prometheus exposition of this server's metrics (every worker's, under gunicorn)."""
+    """The Prometheus exposition of this server's metrics (every worker's, under gunicorn), to the callers
+    ``metrics_token`` / ``metrics_ips`` allow when either is set."""
     state = runtime.current()
+    if not may_scrape(request, state.config if state is not None else Config()):
+        return HttpResponse(
+            "Forbidden\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     endpoint = state.telemetry.prometheus if state is not None and state.telemetry is not None else None
     if endpoint is None:
         return HttpResponse(
@@ -222,3 +231,14 @@ def metrics_response(request: HttpRequest) -> HttpResponse:
         )
     body, content_type = endpoint.render(request.META.get("HTTP_ACCEPT"))
     return HttpResponse(body, content_type=content_type)
+
+
+def may_scrape(request: HttpRequest, config: Config) -> bool:
+    """Open when neither is set; else ``Authorization: Bearer <metrics_token>`` or a ``metrics_ips`` address
+    (Prometheus sends the token with ``authorization: {credentials: ...}`` in its scrape config)."""
+    if config.metrics_token is None and not config.metrics_ips:
+        return True
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token_matches(presented.strip(), config.metrics_token):
+        return True
+    return from_networks(request.META.get("REMOTE_ADDR", ""), config.metrics_ips)

@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from dcm_otel import logs
 from dcm_otel.config import Config
+from dcm_otel.export_logs import limit_export_logs
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.resource import build_resource
 
@@ -50,6 +51,7 @@ EXEMPLAR_FILTERS: dict[str, type[ExemplarFilter]] = {
     "always_on": AlwaysOnExemplarFilter,
 }
 SPAN_EXPORT_BATCH = 64
+LOG_EXPORT_BATCH = 512  # the SDK's default
 _SIGNAL_PATHS = {"traces": "/v1/traces", "metrics": "/v1/metrics", "logs": "/v1/logs"}
 
 
@@ -175,8 +177,18 @@ def span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     that garbage collection cost as much as making the span (docs/benchmarks.md). Smaller batches let spans
     die young, for a few more export calls.
     """
-    batch = None if os.environ.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") else SPAN_EXPORT_BATCH
-    return BatchSpanProcessor(exporter, max_export_batch_size=batch)
+    return BatchSpanProcessor(exporter, max_export_batch_size=_batch_size("BSP", SPAN_EXPORT_BATCH))
+
+
+def _batch_size(processor: str, default: int) -> int | None:
+    """``default``, but never above a smaller ``OTEL_<processor>_MAX_QUEUE_SIZE`` (the SDK refuses a batch
+    larger than its queue); None when ``OTEL_<processor>_MAX_EXPORT_BATCH_SIZE`` is set (the SDK reads it)."""
+    if os.environ.get(f"OTEL_{processor}_MAX_EXPORT_BATCH_SIZE", "").strip():
+        return None
+    try:
+        return min(default, int(os.environ.get(f"OTEL_{processor}_MAX_QUEUE_SIZE", default)))
+    except ValueError:  # reported by the configuration check
+        return default
 
 
 def _push_exporters(
@@ -218,10 +230,23 @@ def _metric_readers(
     return readers, prometheus
 
 
+def _meter_provider(
+    config: Config, resource: Resource, described: list[str]
+) -> tuple[MeterProvider, PrometheusEndpoint | None]:
+    readers, prometheus = _metric_readers(config, described)
+    provider = MeterProvider(
+        resource=resource,
+        metric_readers=readers,
+        exemplar_filter=EXEMPLAR_FILTERS[config.metrics_exemplar_filter](),
+    )
+    return provider, prometheus
+
+
 def _logger_provider(config: Config, resource: Resource, described: list[str]) -> LoggerProvider:
     provider = LoggerProvider(resource=resource)
     for exporter in _push_exporters(config, "logs", ConsoleLogRecordExporter, described):
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        batch = _batch_size("BLRP", LOG_EXPORT_BATCH)
+        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, max_export_batch_size=batch))
     return provider
 
 
@@ -258,13 +283,9 @@ def setup_providers(config: Config) -> Telemetry:
     metric_destinations: list[str] = []
     logs: list[str] = []
     tracer_provider = _tracer_provider(config, resource, traces)
-    readers, prometheus = _metric_readers(config, metric_destinations)
-    meter_provider = MeterProvider(
-        resource=resource,
-        metric_readers=readers,
-        exemplar_filter=EXEMPLAR_FILTERS[config.metrics_exemplar_filter](),
-    )
+    meter_provider, prometheus = _meter_provider(config, resource, metric_destinations)
     logger_provider = _logger_provider(config, resource, logs)
+    limit_export_logs()
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
     if isinstance(_logs.get_logger_provider(), ProxyLoggerProvider):

@@ -17,11 +17,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dcm_otel.config import Config, ConfigError, load_config
 from dcm_otel.process import gunicorn_master, running_under_gunicorn
-from dcm_otel.providers import Telemetry, setup_providers
+
+if TYPE_CHECKING:  # the SDK is imported once the configuration is valid: it rejects some values at import
+    from dcm_otel.providers import Telemetry
 
 logger = logging.getLogger("dcm_otel")
 
@@ -157,6 +159,8 @@ def _start_in_worker() -> None:
 
 
 def _start(state: State) -> None:
+    from dcm_otel.providers import setup_providers
+
     telemetry = setup_providers(state.config)
     state.telemetry = telemetry
     atexit.register(telemetry.shutdown)

@@ -101,6 +101,13 @@ class Jaeger(Daemon):
         found = get_json(f"{self.url}/api/traces", service=service, operation=operation, limit="100")
         return [trace["traceID"] for trace in found["data"] or []]
 
+    def span_count(self, service: str, operation: str, limit: int) -> int:
+        """How many `operation` spans of `service` Jaeger holds, over up to `limit` recent traces."""
+        found = get_json(f"{self.url}/api/traces", service=service, operation=operation, limit=str(limit))
+        return sum(
+            span["operationName"] == operation for trace in found["data"] or [] for span in trace["spans"]
+        )
+
 
 def _attributes(pairs: list[dict[str, Any]]) -> dict[str, Any]:
     """OTLP JSON key/value pairs -> {key: value}."""

@@ -3,33 +3,22 @@ an allowed network, or a logged-in staff user. Everyone else gets the bare statu
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
 
+from dcm_otel.access import from_networks, token_matches
 from dcm_otel.health.settings import HealthSettings
 
 TOKEN_HEADER = "X-Health-Token"  # noqa: S105 (a header name)
 
 
 def may_see_details(request: HttpRequest, health: HealthSettings) -> bool:
-    token = request.headers.get(TOKEN_HEADER)
-    if health.details_token and token and hmac.compare_digest(token.encode(), health.details_token.encode()):
+    if token_matches(request.headers.get(TOKEN_HEADER), health.details_token):
         return True
-    if health.details_ips and _from_allowed_network(request.META.get("REMOTE_ADDR", ""), health):
+    if from_networks(request.META.get("REMOTE_ADDR", ""), health.details_ips):
         return True
     return health.details_staff and _is_staff(request)
-
-
-def _from_allowed_network(remote_addr: str, health: HealthSettings) -> bool:
-    try:
-        address = ipaddress.ip_address(remote_addr)
-    except ValueError:
-        return False
-    return any(address in network for network in health.details_ips)
 
 
 def _is_staff(request: HttpRequest) -> bool:

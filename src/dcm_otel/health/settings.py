@@ -6,12 +6,12 @@ once, named ``DCM_OTEL['health']['timeout']`` and so on. Kept free of Django imp
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from dcm_otel.access import IpNetwork, parse_networks, parse_token
+
 DOCKER_POLICIES = ("all", "any")
 DEFAULT_CHECKS = ("database", "docker", "queue")
 
@@ -80,24 +80,6 @@ def _docker_policy(raw: object) -> str | int:
     raise ValueError("'all', 'any' or a minimum number of hosts (an integer of at least 1)")
 
 
-def _token(raw: object) -> str | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, str) or len(raw) < 16:
-        raise ValueError("None or a secret string of at least 16 characters")
-    return raw
-
-
-def _ips(raw: object) -> tuple[IpNetwork, ...]:
-    allowed = "a list of IP addresses or networks, e.g. ['127.0.0.1', '10.0.0.0/8']"
-    if isinstance(raw, str) or not isinstance(raw, list | tuple):
-        raise ValueError(allowed)
-    try:
-        return tuple(ipaddress.ip_network(str(ip), strict=False) for ip in raw)
-    except ValueError:
-        raise ValueError(allowed) from None
-
-
 def _bool(raw: object) -> bool:
     if not isinstance(raw, bool):
         raise ValueError("True or False")
@@ -114,8 +96,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "docker_policy": _docker_policy,
     "queue_max_age": _seconds,
     "heartbeat_max_age": _seconds,
-    "details_token": _token,
-    "details_ips": _ips,
+    "details_token": parse_token,
+    "details_ips": parse_networks,
     "details_staff": _bool,
 }
 
