@@ -1,6 +1,6 @@
 """One Engine API operation in flight: what its span and duration point will be made of.
 
-Nothing of the SDK runs here: :meth:`TracedCall.finish` hands the captured data to the
+Nothing of the SDK runs here: :meth:`TracedCall.finish` hands the call to the
 :class:`~.deferred.Materializer`, once, by whichever comes last: the method's return, its exception, or
 the end of the stream it returned.
 """
@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from time import time_ns
 
 from opentelemetry.context import Context
+from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from .attributes import ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
-from .deferred import Attributes, FinishedCall, Materializer, Reservation
+from .deferred import Attributes, Materializer
 
 
 def error_type(error: BaseException) -> str:
@@ -24,17 +25,19 @@ def error_type(error: BaseException) -> str:
 
 
 class TracedCall:
-    """Created when an outermost API method starts; finished exactly once."""
+    """Created when an outermost API method starts; finished exactly once, then read by the materializer."""
 
     __slots__ = (
-        "_attributes",
         "_materializer",
-        "_metric_attributes",
-        "_name",
-        "_parent",
-        "_started",
+        "attributes",
+        "end_ns",
+        "failed",
         "http_method",
+        "metric_attributes",
+        "name",
+        "parent",
         "reservation",
+        "start_ns",
         "status_code",
     )
 
@@ -47,24 +50,26 @@ class TracedCall:
         metric_attributes: Attributes,
     ) -> None:
         self._materializer = materializer
-        self._name = name
-        self._attributes = attributes
-        self._parent = parent
-        self._metric_attributes = metric_attributes
-        #: The span this call will have, current while it runs (None: not an SDK tracer).
-        self.reservation: Reservation | None = materializer.reserve(name, attributes, parent)
-        self._started = time_ns()
+        self.name = name
+        self.attributes = attributes
+        self.parent = parent
+        self.metric_attributes = metric_attributes
+        #: The context of the span this call will have, current while it runs (None: not an SDK tracer).
+        self.reservation: SpanContext | None = materializer.reserve(parent)
+        self.failed = False
         #: Set by the request recorder; the last request of the operation is its own.
         self.http_method: str | None = None
         self.status_code: int | None = None
+        self.end_ns = 0
+        self.start_ns = time_ns()
 
     def finish(
         self,
         error: BaseException | None = None,
         attributes: Mapping[str, AttributeValue] | None = None,
     ) -> None:
-        ended = time_ns()
-        span_attributes = self._attributes
+        self.end_ns = time_ns()
+        span_attributes = self.attributes
         if attributes:
             span_attributes.update(attributes)
         if self.http_method is not None:
@@ -72,16 +77,6 @@ class TracedCall:
         if self.status_code is not None:
             span_attributes[HTTP_RESPONSE_STATUS_CODE] = self.status_code
         if error is not None:
-            span_attributes[ERROR_TYPE] = self._metric_attributes[ERROR_TYPE] = error_type(error)
-        self._materializer.submit(
-            FinishedCall(
-                self._name,
-                span_attributes,
-                self._parent,
-                self.reservation,
-                self._started,
-                ended,
-                error is not None,
-                self._metric_attributes,
-            )
-        )
+            self.failed = True
+            span_attributes[ERROR_TYPE] = self.metric_attributes[ERROR_TYPE] = error_type(error)
+        self._materializer.submit(self)

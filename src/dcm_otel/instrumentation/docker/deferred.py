@@ -6,9 +6,9 @@ parent context, the span ids it reserved) into a bounded queue, and a daemon thr
 span (``start_span(start_time=...)``, ``end(end_time=...)``) and histogram point in batches, mostly
 while callers wait on the Engine with the GIL released.
 
-The ids are reserved on the call path (the provider's id generator and sampler) so that the span is
-current during the call with the ids it is exported with: log records written during the call
-correlate with it. A span processor placed first on the tracer provider drains the queue in
+The span's ids are reserved on the call path (the provider's id generator) so that the span is current
+during the call with the ids it is exported with: log records written during the call correlate with
+it. A span processor placed first on the tracer provider drains the queue in
 ``force_flush()`` and ``shutdown()``, before the exporters' processors flush; an atexit hook drains it
 before the providers shut down, so the last points reach the meter provider too.
 """
@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -31,7 +31,6 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
@@ -42,29 +41,10 @@ MAX_PENDING = 2048
 #: How long the thread lets calls gather after the first one, so one wake-up serves a batch.
 BATCH_WINDOW_S = 0.02
 
+if TYPE_CHECKING:
+    from .call import TracedCall
+
 Attributes = dict[str, AttributeValue]
-
-
-@dataclass(slots=True)
-class Reservation:
-    """The span a call will have: its context, current during the call; ``recording`` per the sampler."""
-
-    span_context: SpanContext
-    recording: bool
-
-
-@dataclass(slots=True)
-class FinishedCall:
-    """Everything the span and the duration point are made of, captured on the call path."""
-
-    name: str
-    attributes: Attributes
-    parent: Context
-    reservation: Reservation | None
-    start_ns: int
-    end_ns: int
-    failed: bool
-    metric_attributes: Attributes
 
 
 class _PresetIds(IdGenerator):
@@ -136,7 +116,7 @@ class Materializer:
         self._duration = duration
         self._tracer: trace.Tracer | None = None
         self._ids: _PresetIds | None = None
-        self._drainer: _DrainFirst | None = None
+        self._drainer: tuple[TracerProvider, _DrainFirst] | None = None
         self.dropped = 0
         self._reset()
         _LIVE.add(self)
@@ -144,18 +124,12 @@ class Materializer:
     def _reset(self) -> None:
         """A fresh queue, lock and no thread: at creation, and in a forked child (the parent's thread and
         held locks do not exist there, and its queued calls are the parent's to export)."""
-        self._pending: collections.deque[FinishedCall] = collections.deque()
+        self._pending: collections.deque[TracedCall] = collections.deque()
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._lock = threading.RLock()
         self._once = threading.Lock()  # binding and starting: once each, briefly
         self._thread: threading.Thread | None = None
         self._closed = False
-
-    def tracer(self) -> trace.Tracer | None:
-        """The tracer, once its provider exists."""
-        if self._tracer is None:
-            self._bind()
-        return self._tracer
 
     def _bind(self) -> None:
         """Get the tracer and, for the SDK's, reserve ids through it and drain on its provider's flush."""
@@ -170,35 +144,29 @@ class Materializer:
             if isinstance(tracer, SdkTracer) and isinstance(provider, TracerProvider):
                 self._ids = _PresetIds(tracer.id_generator)
                 tracer.id_generator = self._ids
-                self._drainer = _DrainFirst(self)
-                _add_first(provider, self._drainer)
+                self._drainer = provider, _DrainFirst(self)
+                _add_first(*self._drainer)
             self._tracer = tracer
 
-    def reserve(self, name: str, attributes: Attributes, parent: Context) -> Reservation | None:
-        """The ids and sampling decision of the span a call starting now will have (SDK tracers only)."""
-        tracer = self.tracer()
-        if self._ids is None or not isinstance(tracer, SdkTracer):
+    def reserve(self, parent: Context) -> SpanContext | None:
+        """The context of the span a call starting now will have, so it can be current during the call
+        (SDK tracers only). The sampler runs when the span is made: the flags here follow the parent
+        (sampled for a root span), which is what the default parent-based samplers decide."""
+        if self._tracer is None:
+            self._bind()
+        ids = self._ids
+        if ids is None:
             return None
         parent_context = trace.get_current_span(parent).get_span_context()
         if parent_context.is_valid:
-            trace_id, random = parent_context.trace_id, parent_context.trace_flags.random_trace_id
+            trace_id, flags = parent_context.trace_id, parent_context.trace_flags
         else:
-            trace_id, random = self._ids.source.generate_trace_id(), self._ids.source.is_trace_id_random()
-        sampling = tracer.sampler.should_sample(parent, trace_id, name, SpanKind.CLIENT, attributes)
-        # The flags as the SDK's start_span sets them, so the exported span has this very context.
-        flags = TraceFlags.SAMPLED if sampling.decision is Decision.RECORD_AND_SAMPLE else TraceFlags.DEFAULT
-        if random:
-            flags |= TraceFlags.RANDOM_TRACE_ID
-        span_context = SpanContext(
-            trace_id,
-            self._ids.source.generate_span_id(),
-            is_remote=False,
-            trace_flags=TraceFlags(flags),
-            trace_state=sampling.trace_state,
-        )
-        return Reservation(span_context, sampling.decision is not Decision.DROP)
+            trace_id = ids.source.generate_trace_id()
+            random = TraceFlags.RANDOM_TRACE_ID if ids.source.is_trace_id_random() else 0
+            flags = TraceFlags(TraceFlags.SAMPLED | random)
+        return SpanContext(trace_id, ids.source.generate_span_id(), False, flags, parent_context.trace_state)
 
-    def submit(self, call: FinishedCall) -> None:
+    def submit(self, call: TracedCall) -> None:
         """Queue a finished call; never blocks or raises (it may run in a stream's ``__del__``)."""
         if self._closed:  # a stream that outlived the instrumentation
             return
@@ -219,8 +187,12 @@ class Materializer:
     def _start(self) -> None:
         with self._once:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="dcm_otel-docker-spans", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="dcm_otel-docker-spans", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # interpreter shutdown: the atexit drain has run or will
+                    return
+                self._thread = thread
                 atexit.register(self.drain)
 
     def _run(self) -> None:
@@ -244,12 +216,11 @@ class Materializer:
             except Exception:  # a broken exporter or processor must not stop the thread
                 logger.warning("dcm_otel: a Docker call span could not be made", exc_info=True)
 
-    def _materialize(self, call: FinishedCall) -> None:
-        reservation = call.reservation
+    def _materialize(self, call: TracedCall) -> None:
         tracer = self._tracer
-        if tracer is not None and (reservation is None or reservation.recording):
+        if tracer is not None:
             if self._ids is not None:
-                self._ids.preset = reservation.span_context if reservation is not None else None
+                self._ids.preset = call.reservation
             try:
                 span = tracer.start_span(
                     call.name,
@@ -275,9 +246,8 @@ class Materializer:
             atexit.unregister(self.drain)
         if self._ids is not None and isinstance(self._tracer, SdkTracer):
             self._tracer.id_generator = self._ids.source
-        provider = self._provider or trace.get_tracer_provider()
-        if self._drainer is not None and isinstance(provider, TracerProvider):
-            _remove(provider, self._drainer)
+        if self._drainer is not None:
+            _remove(*self._drainer)
         _LIVE.discard(self)
 
 

@@ -9,7 +9,7 @@ are suppressed, so each Engine operation shows up exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
@@ -61,7 +61,7 @@ class OperationWrapper:
         )
         current = parent
         if call.reservation is not None:
-            current = trace.set_span_in_context(NonRecordingSpan(call.reservation.span_context), parent)
+            current = trace.set_span_in_context(NonRecordingSpan(call.reservation), parent)
         token = context.attach(
             context.set_value(
                 _SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context.set_value(_ACTIVE_CALL, call, current)
@@ -95,8 +95,8 @@ class RequestRecorder:
     def __call__(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> Any:
-        call = cast("TracedCall | None", context.get_value(_ACTIVE_CALL))
-        if call is None:
+        call = context.get_value(_ACTIVE_CALL)
+        if not isinstance(call, TracedCall):
             return wrapped(*args, **kwargs)
         call.http_method = self._method
         response = wrapped(*args, **kwargs)
