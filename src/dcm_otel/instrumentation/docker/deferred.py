@@ -127,7 +127,8 @@ class Materializer:
         self._pending: collections.deque[TracedCall] = collections.deque()
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._lock = threading.RLock()
-        self._once = threading.Lock()  # binding and starting: once each, briefly
+        # Binding and starting, once each; reentrant, as a stream's __del__ may call in while it is held.
+        self._once = threading.RLock()
         self._thread: threading.Thread | None = None
         self._closed = False
 
