@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from dcm_otel.instrumentation.docker import DockerInstrumentor, deferred
@@ -167,3 +167,21 @@ def test_a_forked_child_delivers_its_own_calls(
     assert os.waitstatus_to_exitcode(status) == 0
     refused_pings(refusing_api, 1)
     assert instrumented.wait_for_spans(2) == 2  # and the parent's thread still works
+
+
+@pytest.mark.parametrize("flush", ["force_flush", "shutdown"])
+def test_flush_and_shutdown_export_the_pending_calls_through_a_batch_processor(
+    flush: str, refusing_api: docker.APIClient
+) -> None:
+    """The drain runs before the batch processor flushes: otherwise the calls would still sit in its queue."""
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(spans, schedule_delay_millis=60_000))
+    DockerInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=MeterProvider())
+    try:
+        refused_pings(refusing_api, 5)
+        getattr(tracer_provider, flush)()
+        assert [span.name for span in spans.get_finished_spans()] == ["docker system.ping"] * 5
+    finally:
+        DockerInstrumentor().uninstrument()
+        tracer_provider.shutdown()

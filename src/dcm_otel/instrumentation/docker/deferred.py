@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 import weakref
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
@@ -84,16 +85,22 @@ class _DrainFirst(SpanProcessor):
 
 
 def _add_first(provider: TracerProvider, processor: SpanProcessor) -> None:
-    """``add_span_processor`` appends; the drain must come before processors that export."""
-    multi = provider._active_span_processor
-    with multi._lock:
-        multi._span_processors = (processor, *multi._span_processors)
+    """``add_span_processor`` appends; the drain must come before processors that export. Should the
+    SDK's internals differ, it is appended (a flush may then miss the calls of its last moments)."""
+    try:
+        multi = provider._active_span_processor
+        with multi._lock:
+            multi._span_processors = (processor, *multi._span_processors)
+    except AttributeError:
+        provider.add_span_processor(processor)
 
 
 def _remove(provider: TracerProvider, processor: SpanProcessor) -> None:
-    multi = provider._active_span_processor
-    with multi._lock:
-        multi._span_processors = tuple(p for p in multi._span_processors if p is not processor)
+    """Once the queue is closed the drain does nothing, so where it cannot be removed it may stay."""
+    with suppress(AttributeError):
+        multi = provider._active_span_processor
+        with multi._lock:
+            multi._span_processors = tuple(p for p in multi._span_processors if p is not processor)
 
 
 class Materializer:
