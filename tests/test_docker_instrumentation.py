@@ -66,12 +66,18 @@ class Telemetry:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
 
+    def flush(self) -> None:
+        """Spans and points are made off the calling thread; a flush makes the pending ones now."""
+        self.tracer_provider.force_flush()
+
     def finished(self) -> list[ReadableSpan]:
         """Finished spans in the order they started (the exporter has them in the order they ended)."""
+        self.flush()
         return sorted(self.spans.get_finished_spans(), key=lambda span: span.start_time or 0)
 
     def durations(self) -> dict[Point, int]:
         """Measurement count per attribute set of the duration histogram."""
+        self.flush()
         points: dict[Point, int] = {}
         data = self.metrics.get_metrics_data()
         for resource_metrics in data.resource_metrics if data else ():
@@ -239,6 +245,7 @@ def test_create_start_wait_logs_remove(
     container = client.containers.create(
         docker_engine.image, ["sh", "-c", "echo out"], name=name, network_mode="none"
     )
+    telemetry.flush()
     telemetry.spans.clear()  # create (and its inspect) are covered by test_run_...
     container.start()
     assert container.wait()["StatusCode"] == 0
@@ -478,6 +485,7 @@ def test_secret_values_reach_no_signal(
     with pytest.raises(docker.errors.APIError):
         client.images.pull(UNREACHABLE_IMAGE, auth_config={"username": "dcm", "password": secret})
 
+    telemetry.flush()
     spans = [span.to_json() for span in telemetry.spans.get_finished_spans()]
     metrics = telemetry.metrics.get_metrics_data()
     records = [record.to_json() for record in captured_logs.get_finished_logs()]
@@ -501,7 +509,9 @@ def test_calls_in_a_parent_span_are_its_children_in_order(
         client.containers.list(all=True, sparse=True)
         client.images.get(docker_engine.image)
 
-    *calls, parent = telemetry.spans.get_finished_spans()
+    telemetry.flush()  # the calls' spans are exported after the parent's, which ended first
+    [parent] = [span for span in telemetry.spans.get_finished_spans() if span.name == "job"]
+    calls = [span for span in telemetry.spans.get_finished_spans() if span is not parent]
     assert parent.context == job.get_span_context()
     assert [span.name for span in calls] == [
         "docker system.ping",

@@ -2,9 +2,11 @@
 ``containers.inspect`` timed bare and instrumented, against the same Engine in the same run.
 
 Instrumented calls go to a real SDK pipeline as in production (always-on sampling, batch span
-processor, metric reader); only the exporter discards, so export work is not counted. A third side runs
-the wrappers with no-op providers, which separates this library's own cost from the SDK's. The sides
-alternate in blocks so that drift in the Engine's speed hits all alike; each reports its median.
+processor, metric reader); only the exporter discards, so export work is not counted. The spans and
+points are made by the instrumentation's background thread while the block runs; the rest is drained
+when the block uninstruments, outside the timed calls. A third side runs the wrappers with no-op
+providers, which separates this library's own cost from the SDK's. The sides alternate in blocks so
+that drift in the Engine's speed hits all alike; each reports its median.
 """
 
 from __future__ import annotations

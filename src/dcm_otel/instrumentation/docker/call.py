@@ -1,19 +1,21 @@
-"""One Engine API operation in flight: its span, its clock, and what its HTTP exchange reported.
+"""One Engine API operation in flight: what its span and duration point will be made of.
 
-All closing attributes are set in one ``set_attributes`` call and the duration is recorded once, by
-whichever comes last: the method's return, its exception, or the end of the stream it returned.
+Nothing of the SDK runs here: :meth:`TracedCall.finish` hands the call to the
+:class:`~.deferred.Materializer`, once, by whichever comes last: the method's return, its exception, or
+the end of the stream it returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import perf_counter
+from time import time_ns
 
-from opentelemetry.metrics import Histogram
-from opentelemetry.trace import Span, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from .attributes import ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
+from .deferred import Attributes, Materializer
 
 
 def error_type(error: BaseException) -> str:
@@ -23,33 +25,58 @@ def error_type(error: BaseException) -> str:
 
 
 class TracedCall:
-    """Created when an outermost API method starts; finished exactly once."""
+    """Created when an outermost API method starts; finished exactly once, then read by the materializer."""
 
-    __slots__ = ("_duration", "_metric_attributes", "_span", "_started", "http_method", "status_code")
+    __slots__ = (
+        "_materializer",
+        "attributes",
+        "end_ns",
+        "failed",
+        "http_method",
+        "metric_attributes",
+        "name",
+        "parent",
+        "reservation",
+        "start_ns",
+        "status_code",
+    )
 
-    def __init__(self, span: Span, duration: Histogram, metric_attributes: dict[str, AttributeValue]) -> None:
-        self._span = span
-        self._duration = duration
-        self._metric_attributes = metric_attributes
-        self._started = perf_counter()
+    def __init__(
+        self,
+        materializer: Materializer,
+        name: str,
+        attributes: Attributes,
+        parent: Context,
+        metric_attributes: Attributes,
+    ) -> None:
+        self._materializer = materializer
+        self.name = name
+        self.attributes = attributes
+        self.parent = parent
+        self.metric_attributes = metric_attributes
+        #: The context of the span this call will have, current while it runs (None: not an SDK tracer).
+        self.reservation: SpanContext | None = materializer.reserve(parent)
+        self.failed = False
         #: Set by the request recorder; the last request of the operation is its own.
         self.http_method: str | None = None
         self.status_code: int | None = None
+        self.end_ns = 0
+        self.start_ns = time_ns()
 
     def finish(
         self,
         error: BaseException | None = None,
         attributes: Mapping[str, AttributeValue] | None = None,
     ) -> None:
-        elapsed = perf_counter() - self._started
-        closing: dict[str, AttributeValue] = dict(attributes) if attributes else {}
+        self.end_ns = time_ns()
+        span_attributes = self.attributes
+        if attributes:
+            span_attributes.update(attributes)
         if self.http_method is not None:
-            closing[HTTP_REQUEST_METHOD] = self.http_method
+            span_attributes[HTTP_REQUEST_METHOD] = self.http_method
         if self.status_code is not None:
-            closing[HTTP_RESPONSE_STATUS_CODE] = self.status_code
+            span_attributes[HTTP_RESPONSE_STATUS_CODE] = self.status_code
         if error is not None:
-            closing[ERROR_TYPE] = self._metric_attributes[ERROR_TYPE] = error_type(error)
-            self._span.set_status(StatusCode.ERROR)
-        self._span.set_attributes(closing)
-        self._span.end()
-        self._duration.record(elapsed, self._metric_attributes)
+            self.failed = True
+            span_attributes[ERROR_TYPE] = self.metric_attributes[ERROR_TYPE] = error_type(error)
+        self._materializer.submit(self)

@@ -7,12 +7,13 @@ from typing import Any
 
 import wrapt
 from docker.api.client import APIClient
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.semconv.schemas import Schemas
 
 from .attributes import OPERATION_DURATION
+from .deferred import Materializer
 from .endpoint import EndpointCache
 from .operations import OPERATIONS, BoundOperation, Operation
 from .wrappers import OperationWrapper, RequestRecorder
@@ -46,7 +47,6 @@ class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from dcm_otel import __version__
 
         schema_url = Schemas.V1_26_0.value
-        tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"), schema_url=schema_url)
         meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"), schema_url=schema_url)
         duration = meter.create_histogram(
             OPERATION_DURATION,
@@ -54,10 +54,13 @@ class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             description="Duration of Docker Engine API operations, until the end of a returned stream.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
+        self._materializer = Materializer(
+            (_SCOPE, __version__, schema_url), kwargs.get("tracer_provider"), duration
+        )
         endpoints = EndpointCache()
         for owner, name, operation in _methods():
             method = vars(owner)[name]
-            wrapper = OperationWrapper(BoundOperation(operation, method), tracer, duration, endpoints)
+            wrapper = OperationWrapper(BoundOperation(operation, method), self._materializer, endpoints)
             wrapt.wrap_function_wrapper(owner, name, wrapper)
         for name, http_method in _REQUEST_METHODS.items():
             wrapt.wrap_function_wrapper(APIClient, name, RequestRecorder(http_method))
@@ -67,3 +70,4 @@ class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             unwrap(owner, name)
         for name in _REQUEST_METHODS:
             unwrap(APIClient, name)
+        self._materializer.close()

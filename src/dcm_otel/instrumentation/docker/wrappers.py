@@ -9,17 +9,17 @@ are suppressed, so each Engine operation shows up exactly once.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.metrics import Histogram
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import NonRecordingSpan
 from opentelemetry.util.types import AttributeValue
 
 from .attributes import DOCKER_OPERATION, SERVER_ADDRESS
 from .call import TracedCall
+from .deferred import Materializer
 from .endpoint import EndpointCache
 from .operations import BoundOperation
 from .streams import STREAM_TYPES, TracedStream
@@ -30,16 +30,15 @@ Wrapped = Callable[..., Any]
 
 
 class OperationWrapper:
-    """Wraps one ``APIClient`` method: a CLIENT span and a duration for each outermost call."""
+    """Wraps one ``APIClient`` method: the data of a CLIENT span and a duration for each outermost call."""
 
-    __slots__ = ("_duration", "_endpoints", "_operation", "_operation_attributes", "_span_name", "_tracer")
+    __slots__ = ("_endpoints", "_materializer", "_operation", "_operation_attributes", "_span_name")
 
     def __init__(
-        self, operation: BoundOperation, tracer: Tracer, duration: Histogram, endpoints: EndpointCache
+        self, operation: BoundOperation, materializer: Materializer, endpoints: EndpointCache
     ) -> None:
         self._operation = operation
-        self._tracer = tracer
-        self._duration = duration
+        self._materializer = materializer
         self._endpoints = endpoints
         self._span_name = f"docker {operation.name}"
         self._operation_attributes: dict[str, AttributeValue] = {DOCKER_OPERATION: operation.name}
@@ -48,23 +47,24 @@ class OperationWrapper:
         if context.get_value(_ACTIVE_CALL) is not None or not is_instrumentation_enabled():
             return wrapped(*args, **kwargs)
         endpoint = self._endpoints(instance)
-        span = self._tracer.start_span(
+        parent = context.get_current()
+        call = TracedCall(
+            self._materializer,
             self._span_name,
-            kind=SpanKind.CLIENT,
-            attributes={
+            {
                 **self._operation_attributes,
                 **endpoint.span_attributes,
                 **self._operation.subject(args, kwargs),
             },
+            parent,
+            {DOCKER_OPERATION: self._operation.name, SERVER_ADDRESS: endpoint.address},
         )
-        call = TracedCall(
-            span, self._duration, {DOCKER_OPERATION: self._operation.name, SERVER_ADDRESS: endpoint.address}
-        )
+        current = parent
+        if call.reservation is not None:
+            current = trace.set_span_in_context(NonRecordingSpan(call.reservation), parent)
         token = context.attach(
             context.set_value(
-                _SUPPRESS_HTTP_INSTRUMENTATION_KEY,
-                True,
-                context.set_value(_ACTIVE_CALL, call, trace.set_span_in_context(span)),
+                _SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context.set_value(_ACTIVE_CALL, call, current)
             )
         )
         try:
@@ -95,8 +95,8 @@ class RequestRecorder:
     def __call__(
         self, wrapped: Wrapped, instance: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> Any:
-        call = cast("TracedCall | None", context.get_value(_ACTIVE_CALL))
-        if call is None:
+        call = context.get_value(_ACTIVE_CALL)
+        if not isinstance(call, TracedCall):
             return wrapped(*args, **kwargs)
         call.http_method = self._method
         response = wrapped(*args, **kwargs)
