@@ -50,6 +50,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+@pytest.mark.timeout(DATA_TIMEOUT + DOCS_RUN + 300)
 def test_every_panel_of_every_dashboard_is_drawn_with_data(stack: DemoStack, tmp_path: Path) -> None:
     try:
         browser()

@@ -196,6 +196,7 @@ class _Renderer:
             height - legend_height - 2,
             lambda v: format_value(v, unit),
             spans,
+            binary=unit == "bytes",
         )
         return f'{svg}<div class="legend" style="height:{legend_height}px">{"".join(shown)}</div>'
 

@@ -29,10 +29,14 @@ class Line:
     color: str
 
 
-def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
-    """About `count` round values (1, 2 or 5 times a power of ten) covering [low, high]."""
+def nice_ticks(low: float, high: float, count: int = 4, binary: bool = False) -> list[float]:
+    """About `count` round values (1, 2 or 5 times a power of ten) covering [low, high]; `binary` makes them
+    round in the power of 1024 of the largest (bytes: 8 GiB, not 8.59 GiB)."""
     if high <= low:
         high = low + (abs(low) or 1)
+    if binary:
+        scale = 1024 ** math.floor(math.log(max(abs(low), abs(high), 1), 1024))
+        return [tick * scale for tick in nice_ticks(low / scale, high / scale, count)]
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
@@ -65,12 +69,13 @@ def chart(
     spans: Sequence[tuple[float, float]] = (),
     axes: bool = True,
     area: bool = False,
+    binary: bool = False,
 ) -> str:
     """An SVG of `lines` over [start, end]; the y axis starts at 0 unless a value is negative. `axes=False`
-    draws a bare sparkline (stat panels)."""
+    draws a bare sparkline (stat panels); `binary` rounds the ticks for bytes."""
     values = [v for line in lines for _, v in line.points if v is not None] or [0.0]
     if axes:
-        ticks = nice_ticks(min(0.0, *values), max(0.0, *values))
+        ticks = nice_ticks(min(0.0, *values), max(0.0, *values), binary=binary)
         low, high = ticks[0], ticks[-1]
     else:  # a sparkline spans its own values; a flat one sits in the middle
         ticks = []
