@@ -31,9 +31,12 @@ THRESHOLDS = {
         FIRING: {"ratio": 0.1, "window": "1m", "min_jobs": 1, "for": "0s"},
     }
 }
-# What the scripted user asks the demo to run, in turn: successes, a failure, and a job that runs a while
-# (so that container figures are sampled).
+# What the scripted user asks the demo to run, in turn: successes, a job that runs a while (so that container
+# figures are sampled) and, in every other phase of PHASE_ROUNDS rounds, a failure: the failure alert fires
+# and resolves in turn.
 COMMANDS = ("echo hello", "sleep 4", "sh -c 'exit 3'", "echo again")
+CALM_COMMANDS = ("echo hello", "sleep 4", "echo again")
+PHASE_ROUNDS = 120
 USER_PERIOD = 1.0  # seconds between two rounds of page views
 MAX_ROUNDS = 3000  # the user stops after this many rounds even if the session goes on
 
@@ -73,7 +76,8 @@ class ScriptedUser(threading.Thread):
 
         get("/")
         if round_ % 3 == 0:
-            post("/jobs/new/", command=COMMANDS[round_ // 3 % len(COMMANDS)], name=f"scripted-{round_}")
+            commands = CALM_COMMANDS if round_ // PHASE_ROUNDS % 2 else COMMANDS
+            post("/jobs/new/", command=commands[round_ // 3 % len(commands)], name=f"scripted-{round_}")
         get("/ready/")
         get("/no-such-page/")
         if round_ % 10 == 0 and "sessionid" not in session.cookies:

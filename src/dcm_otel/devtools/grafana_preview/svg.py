@@ -96,7 +96,7 @@ def chart(
         x0, x1 = x(max(begin, start)), x(min(finish, end))
         parts.append(
             f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 2):.1f}" height="{plot_h}" '
-            f'fill="{ALERT}" fill-opacity="0.15"/>'
+            f'fill="{ALERT}" fill-opacity="0.1"/>'
             f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{plot_h + top}" stroke="{ALERT}" '
             'stroke-dasharray="3,3"/>'
         )
