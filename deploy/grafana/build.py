@@ -8,21 +8,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
 J = 'job=~"$job"'
 RI = "$__rate_interval"
+# Counters that appear with their first event (retries, errors, N+1 flags) read "0", not "No data", on a series
+# of the same labels that always exists.
+ZERO_BY_HOST = f"sum by (job, dcm_host_name) (dcm_host:job_transitions:rate5m{{{J}}}) * 0"
+# Every dashboard marks the time when an alert fired (annotation query on Prometheus's ALERTS series).
+FIRING_ALERTS = {
+    "name": "Firing alerts",
+    "datasource": DS,
+    "enable": True,
+    "iconColor": "red",
+    "expr": 'ALERTS{alertstate="firing"}',
+    "step": "30s",
+    "titleFormat": "{{alertname}}",
+    "textFormat": "{{alertname}} ({{severity}}, team {{team}})",
+    "tagKeys": "severity,team",
+    "useValueForTime": False,
+}
 
-# (title, unit, expression with its legend); a panel kind "stat" shows the last value, else a time series.
+# (title, kind, unit, expressions with their legend). Kinds: "timeseries"; "stat" (the last value); "table"
+# (an instant query, one row per series). A panel's id is its place in its list: alerts link to panels by id
+# (dcm_otel.alerts.catalog), so add panels at the end.
 DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
     "Overview": [
-        (
-            "Jobs finished / s by status",
-            "timeseries",
-            "ops",
-            [(f"sum by (dcm_job_status) (dcm_host:job_transitions:rate5m{{{J}}})", "{{dcm_job_status}}")],
-        ),
         (
             "Queue: waiting jobs",
             "stat",
@@ -37,6 +50,19 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             [(f"sum(dcm_host_up{{{J}}})", "up"), (f"count(dcm_host_up{{{J}}})", "hosts")],
         ),
         (
+            "Job failure ratio",
+            "stat",
+            "percentunit",
+            [
+                (
+                    f'sum(dcm_host:job_transitions:rate5m{{{J}, dcm_job_status=~"failed|timeout"}})'
+                    f' / sum(dcm_host:job_transitions:rate5m{{{J}, dcm_job_status=~"completed|failed|timeout"}})'
+                    " or vector(0)",
+                    "failed",
+                )
+            ],
+        ),
+        (
             "HTTP 5xx ratio",
             "stat",
             "percentunit",
@@ -49,6 +75,18 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             ],
         ),
         ("Alerts firing", "stat", "short", [('count(ALERTS{alertstate="firing"}) or vector(0)', "firing")]),
+        (
+            "Jobs finished / s by status",
+            "timeseries",
+            "ops",
+            [(f"sum by (dcm_job_status) (dcm_host:job_transitions:rate5m{{{J}}})", "{{dcm_job_status}}")],
+        ),
+        (
+            "Requests / s by route",
+            "timeseries",
+            "reqps",
+            [(f"sum by (http_route) (dcm_route:http_server_requests:rate5m{{{J}}})", "{{http_route}}")],
+        ),
     ],
     "Jobs & queue": [
         (
@@ -84,26 +122,48 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "short",
             [(f"max by (dcm_job_status) (dcm_queue_depth{{{J}}})", "{{dcm_job_status}}")],
         ),
-        ("Retries / s", "timeseries", "ops", [(f"dcm_host:job_retries:rate5m{{{J}}}", "{{dcm_host_name}}")]),
+        (
+            "Retries / s",
+            "timeseries",
+            "ops",
+            [(f"dcm_host:job_retries:rate5m{{{J}}} or {ZERO_BY_HOST}", "{{dcm_host_name}}")],
+        ),
         (
             "Processor last poll age",
             "timeseries",
             "s",
             [(f"max(dcm_processor_last_poll_age_seconds{{{J}}})", "age")],
         ),
+        (
+            "Waiting jobs and starts / min by host",
+            "timeseries",
+            "short",
+            [
+                (f"dcm_host:queue_waiting_jobs:sum{{{J}}}", "{{dcm_host_name}} waiting"),
+                (
+                    "sum by (job, dcm_host_name) "
+                    f'(dcm_host:job_transitions:rate5m{{{J}, dcm_job_status=~"launching|running"}}) * 60',
+                    "{{dcm_host_name}} started / min",
+                ),
+            ],
+        ),
+        (
+            "Successful job mean run time vs baseline",
+            "timeseries",
+            "s",
+            [
+                (f"dcm_host:job_duration_seconds:mean_rate5m{{{J}}}", "{{dcm_host_name}} 5m mean"),
+                (f"dcm_host:job_duration_seconds_mean_rate5m:avg_baseline{{{J}}}", "{{dcm_host_name}} baseline"),
+            ],
+        ),
     ],
     "Hosts & containers": [
         ("Docker host up", "timeseries", "short", [(f"dcm_host_up{{{J}}}", "{{dcm_host_name}}")]),
         (
-            "Docker ping p95",
+            "Docker ping duration",
             "timeseries",
             "s",
-            [
-                (
-                    f"histogram_quantile(0.95, sum by (dcm_host_name, le) (rate(dcm_host_ping_duration_seconds_bucket{{{J}}}[{RI}])))",
-                    "{{dcm_host_name}}",
-                )
-            ],
+            [(f"max by (dcm_host_name) (dcm_host_ping_duration_seconds{{{J}}})", "{{dcm_host_name}}")],
         ),
         (
             "Container CPU by host",
@@ -115,7 +175,10 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Container memory by host",
             "timeseries",
             "bytes",
-            [(f"dcm_host:container_memory_usage_bytes:sum{{{J}}}", "{{dcm_host_name}}")],
+            [
+                (f"dcm_host:container_memory_usage_bytes:sum{{{J}}}", "{{dcm_host_name}} containers"),
+                (f"max by (dcm_host_name) (dcm_host_memory_limit_bytes{{{J}}})", "{{dcm_host_name}} host memory"),
+            ],
         ),
         (
             "Machine CPU utilization",
@@ -129,6 +192,17 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "percentunit",
             [(f"dcm_instance:host_memory_utilization:ratio{{{J}}}", "{{instance}}")],
         ),
+        (
+            "Filesystem used",
+            "timeseries",
+            "percentunit",
+            [
+                (
+                    f"dcm_filesystem:host_filesystem_utilization:ratio{{{J}}}",
+                    "{{instance}} {{system_filesystem_mountpoint}}",
+                )
+            ],
+        ),
     ],
     "HTTP & DB": [
         (
@@ -141,7 +215,12 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Error ratio by route",
             "timeseries",
             "percentunit",
-            [(f"dcm_route:http_server_errors:ratio_rate5m{{{J}}}", "{{http_route}}")],
+            [
+                (
+                    f"dcm_route:http_server_errors:ratio_rate5m{{{J}}} or dcm_route:http_server_requests:rate5m{{{J}}} * 0",
+                    "{{http_route}}",
+                )
+            ],
         ),
         (
             "Latency p95 by route",
@@ -178,10 +257,17 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "short",
             [
                 (
-                    f"sum by (http_route) (rate(dcm_http_server_db_repeated_queries_total{{{J}}}[{RI}]))",
+                    f"sum by (http_route) (rate(dcm_http_server_db_repeated_queries_total{{{J}}}[{RI}]))"
+                    f" or sum by (http_route) (rate(dcm_http_server_db_queries_count{{{J}}}[{RI}])) * 0",
                     "{{http_route}}",
                 )
             ],
+        ),
+        (
+            "Readiness checks (1 passed, 0 failed)",
+            "table",
+            "short",
+            [(f"min by (dcm_health_check_name) (dcm_health_check_status{{{J}}})", "{{dcm_health_check_name}}")],
         ),
     ],
     "Docker API": [
@@ -195,7 +281,12 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Errors / s by operation",
             "timeseries",
             "ops",
-            [(f"dcm_operation:docker_client_errors:rate5m{{{J}}}", "{{docker_operation}}")],
+            [
+                (
+                    f"dcm_operation:docker_client_errors:rate5m{{{J}}} or dcm_operation:docker_client_operations:rate5m{{{J}}} * 0",
+                    "{{docker_operation}}",
+                )
+            ],
         ),
         (
             "Latency p95 by operation",
@@ -212,26 +303,43 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
 }
 
 
+SIZES = {"stat": (4, 4), "timeseries": (12, 8), "table": (12, 8)}  # kind -> (width, height) in grid units
+
+
 def panel(index: int, title: str, kind: str, unit: str, targets: list[tuple[str, str]]) -> dict[str, object]:
-    width = 6 if kind == "stat" else 12
-    per_row = 24 // width
+    width, height = SIZES[kind]
+    table = kind == "table"
     return {
         "id": index + 1,
         "title": title,
         "type": kind,
         "datasource": DS,
-        "gridPos": {
-            "h": 4 if kind == "stat" else 8,
-            "w": width,
-            "x": (index % per_row) * width,
-            "y": index // per_row * 8,
-        },
+        "gridPos": {"h": height, "w": width, "x": 0, "y": 0},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "targets": [
-            {"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend, "exemplar": True}
+            {
+                "refId": chr(65 + i),
+                "datasource": DS,
+                "expr": expr,
+                "legendFormat": legend,
+                **({"instant": True, "range": False, "format": "table"} if table else {"exemplar": True}),
+            }
             for i, (expr, legend) in enumerate(targets)
         ],
     }
+
+
+def flow(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Left to right, a new row when the 24 columns are full (Grafana's grid)."""
+    x = y = row_height = 0
+    for item in panels:
+        grid = item["gridPos"]
+        if x + grid["w"] > 24:
+            x, y, row_height = 0, y + row_height, 0
+        grid.update(x=x, y=y)
+        x += grid["w"]
+        row_height = max(row_height, grid["h"])
+    return panels
 
 
 def dashboard(title: str, panels: list[tuple[str, str, str, list[tuple[str, str]]]]) -> dict[str, object]:
@@ -244,6 +352,7 @@ def dashboard(title: str, panels: list[tuple[str, str, str, list[tuple[str, str]
         "time": {"from": "now-6h", "to": "now"},
         "refresh": "30s",
         "links": [{"type": "dashboards", "tags": ["dcm_otel"], "asDropdown": True, "title": "dcm_otel"}],
+        "annotations": {"list": [FIRING_ALERTS]},
         "templating": {
             "list": [
                 {"name": "datasource", "type": "datasource", "query": "prometheus", "label": "Prometheus"},
@@ -259,7 +368,7 @@ def dashboard(title: str, panels: list[tuple[str, str, str, list[tuple[str, str]
                 },
             ]
         },
-        "panels": [panel(i, *spec) for i, spec in enumerate(panels)],
+        "panels": flow([panel(i, *spec) for i, spec in enumerate(panels)]),
     }
 
 

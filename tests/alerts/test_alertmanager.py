@@ -3,7 +3,9 @@ it (and only those), inhibition rules naming real alerts, and no credential writ
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ import yaml
 from dcm_otel.alerts import ALERTS
 from tests.alerts.tools import ALERTMANAGER_CONFIG, binary, run
 
+PANEL_URL = "https://grafana.example/d/dcm-otel-hosts-containers/dcm-otel-hosts-and-containers?viewPanel=5"
 RECEIVERS = {"email", "slack-app", "slack-platform", "pagerduty", "webhook"}
 
 
@@ -125,18 +128,36 @@ def test_inhibition_rules_name_real_alerts() -> None:
     }
 
 
-def test_templates_link_runbook_and_dashboard() -> None:
-    data_text = '{{ template "dcm.text" . }}'
-    result = run(
-        [
-            binary("amtool"),
-            "template",
-            "render",
-            f"--template.glob={ALERTMANAGER_CONFIG.parent / 'templates' / '*.tmpl'}",
-            f"--template.text={data_text}",
-        ]
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Runbook: " in result.stdout
-    assert "Dashboard: " in result.stdout
-    assert "Graph: " in result.stdout
+def test_templates_link_runbook_and_dashboard_panel(tmp_path: Path) -> None:
+    """The panel link of the rules' annotations reaches the text and HTML; an alert without runbook or panel
+    (another rule file's) gets no empty link."""
+    ours = {"runbook_url": "https://runbooks.example/r#dcmhostcpuhigh", "dashboard_url": PANEL_URL}
+    alerts = [
+        {"status": "firing", "labels": {"alertname": name}, "annotations": annotations,
+         "generatorURL": "http://prometheus.example/graph"}
+        for name, annotations in (("DcmHostCpuHigh", ours), ("OtherAlert", {}))
+    ]  # fmt: skip
+    data = tmp_path / "data.json"
+    data.write_text(json.dumps({"status": "firing", "alerts": alerts, "externalURL": "http://am.example"}))
+
+    def render(template: str) -> str:
+        result = run(
+            [
+                binary("amtool"),
+                "template",
+                "render",
+                f"--template.glob={ALERTMANAGER_CONFIG.parent / 'templates' / '*.tmpl'}",
+                f"--template.data={data}",
+                '--template.text={{ template "' + template + '" . }}',
+            ]
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    text = render("dcm.text")
+    assert f"Runbook: {ours['runbook_url']}\nDashboard: {PANEL_URL}\nGraph: " in text
+    assert text.count("Runbook: ") == text.count("Dashboard: ") == 1
+    assert text.count("Graph: ") == 2
+    html = render("dcm.email.html")
+    assert f'<a href="{PANEL_URL}">Dashboard</a>' in html
+    assert 'href=""' not in html

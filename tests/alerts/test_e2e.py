@@ -4,7 +4,7 @@ templates -> a real SMTP server (aiosmtpd) and local HTTP stand-ins for Slack, P
 which assert the exact payloads those services take.
 
 - Jobs that exit 3 fail until DcmJobFailureRatioHigh fires: one email and one request per receiver, each
-  with the alert name, severity and runbook link.
+  with the alert name, severity, runbook link and the link to its Grafana panel.
 - The Engine stopped: DcmDockerHostDown fires, the jobs launched meanwhile fail and DcmJobFailureRatioHigh
   fires too, and the inhibition rule delivers only the host-down alert.
 
@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,6 @@ HOST = "demo-docker"  # the demo's ExecutorHost for a Docker Engine
 FAILURE = "DcmJobFailureRatioHigh"
 HOST_DOWN = "DcmDockerHostDown"
 RUNBOOKS = "https://example.com/dcm-otel/docs/runbooks.md"
-DASHBOARD = "https://example.com/grafana/d/dcm-otel"
 SECRETS_DIR = "/etc/alertmanager/secrets/"
 FIRE_TIMEOUT = 240.0
 DELIVERY_TIMEOUT = 90.0
@@ -73,6 +73,13 @@ E2E_THRESHOLDS: dict[str, Any] = {
         FAILURE: {"ratio": 0.2, "window": "30s", "min_jobs": 1, "for": "10s"},
         HOST_DOWN: {"for": "2s"},
     }
+}
+# The annotations of each alert's Grafana panel, as the generator writes them (the URL is checked against the
+# dashboards' JSON by test_dashboard_links.py); every message must carry the panel's URL.
+PANELS = {
+    rule["alert"]: rule["annotations"]
+    for group in alert_rules(E2E_THRESHOLDS)["groups"]
+    for rule in group["rules"]
 }
 RECEIVER_PATHS = {
     "slack-app": "/slack/app",
@@ -330,10 +337,11 @@ def assert_slack(request: Request, alertname: str, channel: str, team: str) -> N
     assert attachment["fallback"] == _title(alertname)
     assert f"{alertname} [critical, team {team}] firing: " in attachment["text"]
     assert f"Runbook: {runbook}" in attachment["text"]
-    assert f"Dashboard: {DASHBOARD}" in attachment["text"]
+    panel = PANELS[alertname]["dashboard_url"]
+    assert f"Dashboard: {panel}" in attachment["text"]
     assert [(a["type"], a["text"], a["url"]) for a in attachment["actions"]] == [
         ("button", "Runbook", runbook),
-        ("button", "Dashboard", DASHBOARD),
+        ("button", "Dashboard", panel),
     ]
 
 
@@ -352,9 +360,11 @@ def assert_pagerduty(request: Request, alertname: str, routing_key: str, team: s
     assert payload["group"] == team
     runbook = f"{RUNBOOKS}#{alertname.lower()}"
     assert payload["custom_details"]["runbook_url"] == runbook
-    assert body["links"] == [{"href": runbook, "text": "Runbook"}, {"href": DASHBOARD, "text": "Dashboard"}]
+    panel = PANELS[alertname]["dashboard_url"]
+    assert body["links"] == [{"href": runbook, "text": "Runbook"}, {"href": panel, "text": "Dashboard"}]
+    assert f"Dashboard: {panel}" in payload["custom_details"]["description"]
     assert body["client"] == "dcm-otel Alertmanager"
-    assert body["client_url"] == DASHBOARD
+    assert body["client_url"] == panel
 
 
 def assert_webhook(request: Request, alertname: str, token: str, team: str) -> None:
@@ -380,6 +390,9 @@ def assert_webhook(request: Request, alertname: str, token: str, team: str) -> N
         "dcm_host_name": HOST,
     }
     assert alert["annotations"]["runbook_url"] == f"{RUNBOOKS}#{alertname.lower()}"
+    panel = PANELS[alertname]
+    for key in ("dashboard_url", "dashboard_uid", "panel_id", "__dashboardUid__", "__panelId__"):
+        assert alert["annotations"][key] == panel[key], key
     assert alert["generatorURL"].startswith("http")
     assert alert["fingerprint"]
 
@@ -395,8 +408,11 @@ def assert_email(delivery: Delivery, alertname: str, team: str) -> None:
     assert text is not None
     assert html is not None
     assert f"{alertname} [critical, team {team}] firing: " in text.get_content()
+    panel = PANELS[alertname]["dashboard_url"]
     assert f"Runbook: {runbook}" in text.get_content()
+    assert f"Dashboard: {panel}" in text.get_content()
     assert f'<a href="{runbook}">Runbook</a>' in html.get_content()
+    assert f'<a href="{html_escape(panel)}">Dashboard</a>' in html.get_content()
     # Alertmanager logged in with the password from its file (the sink refuses any other).
     assert delivery.smtp.envelopes == [("alertmanager@example.com", ["oncall@example.com"], "alertmanager")]
 

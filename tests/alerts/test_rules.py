@@ -14,7 +14,7 @@ import yaml
 from dcm_otel.alerts import ALERTS, ALERTS_FILE, CATALOG, RECORDING_FILE, alert_rules, recording_rules
 from dcm_otel.alerts.__main__ import main as alerts_cli
 from dcm_otel.alerts.catalog import SEVERITIES
-from tests.alerts.tools import ROOT, RULE_TESTS_DIR, RULES_DIR, binary, run
+from tests.alerts.tools import ROOT, RULE_TESTS_DIR, RULES_DIR, binary, run, series_names
 
 RULE_FILES = [RULES_DIR / ALERTS_FILE, RULES_DIR / RECORDING_FILE]
 RULE_TESTS = sorted(RULE_TESTS_DIR.glob("*.yml"))
@@ -82,7 +82,16 @@ def test_alerts_follow_the_mixin_conventions() -> None:
         assert rule["labels"]["severity"] in SEVERITIES
         assert rule["labels"]["team"]
         annotations = rule["annotations"]
-        assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}
+        assert set(annotations) == {
+            "summary",
+            "description",
+            "runbook_url",
+            "dashboard_url",
+            "dashboard_uid",
+            "panel_id",
+            "__dashboardUid__",
+            "__panelId__",
+        }
         assert annotations["runbook_url"].endswith(f"runbooks.md#{rule['alert'].lower()}")
         assert "[[" not in yaml.safe_dump(rule), f"unfilled placeholder in {rule['alert']}"
     assert {r["labels"]["severity"] for r in rules} == set(SEVERITIES)
@@ -122,12 +131,8 @@ def _documented_metrics() -> dict[str, str]:
 
 
 def _metric_names(expr: str) -> set[str]:
-    """Metric names a PromQL expression reads (label lists and matchers removed first)."""
-    expr = re.sub(r"\{[^}]*\}", "", expr)
-    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
-    expr = re.sub(r"\[[^\]]*\]", "", expr)
-    words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
-    return {w for w in words if re.match(r"(?:dcm|http|db|docker|system|container)_", w) and ":" not in w}
+    """Metric names a PromQL expression reads, recorded series left out."""
+    return {w for w in series_names(expr) if ":" not in w}
 
 
 def _rules() -> list[dict[str, Any]]:

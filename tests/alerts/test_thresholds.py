@@ -51,7 +51,7 @@ def test_overrides_reach_expression_for_labels_and_annotations() -> None:
 def test_global_settings_reach_every_rule() -> None:
     settings = {
         "runbook_base_url": "https://wiki.example.org/ops/runbooks.md",
-        "dashboard_url": "https://grafana.example.org/d/jobs",
+        "grafana_url": "https://grafana.example.org/",
         "queue_capacity": 250,
         "http_excluded_routes": "/health/|/ready/|/metrics|/internal/.*",
     }
@@ -62,7 +62,10 @@ def test_global_settings_reach_every_rule() -> None:
                 rule["annotations"]["runbook_url"]
                 == f"{settings['runbook_base_url']}#{rule['alert'].lower()}"
             )
-            assert rule["annotations"]["dashboard_url"] == settings["dashboard_url"]
+            annotations = rule["annotations"]
+            url = annotations["dashboard_url"]  # the trailing slash of grafana_url is not doubled
+            assert url.startswith(f"https://grafana.example.org/d/{annotations['dashboard_uid']}/"), url
+            assert url.endswith(f"?viewPanel={annotations['panel_id']}"), url
     assert _rule(document, "DcmJobQueueBacklogHigh")["expr"].endswith("> 250")
     assert (
         "> 250\nand dcm_host:queue_waiting_jobs:sum <= 250"

@@ -3,6 +3,7 @@ small helpers to run them and their HTTP APIs."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -123,3 +124,13 @@ def firing_alerts(prometheus_url: str) -> dict[str, dict[str, Any]]:
     """Prometheus's firing alerts by name (the last of a name wins; the e2e rules give one series each)."""
     alerts = get_json(f"{prometheus_url}/api/v1/alerts")["data"]["alerts"]
     return {a["labels"]["alertname"]: a for a in alerts if a["state"] == "firing"}
+
+
+def series_names(expr: str) -> set[str]:
+    """Names of the series a PromQL expression reads, dcm_otel's and recorded ones (label lists, matchers and
+    ranges removed first; functions and keywords are not in our namespaces)."""
+    expr = re.sub(r"\{[^}]*\}", "", expr)
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\[[^\]]*\]", "", expr)
+    words = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr))
+    return {w for w in words if re.match(r"(?:dcm|http|db|docker|system|container)_", w)}

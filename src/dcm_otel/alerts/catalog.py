@@ -8,6 +8,7 @@ for a duration (``4h`` -> ``14400``). Metric names are those of docs/metrics.md 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 ParamKind = Literal["ratio", "number", "count", "duration", "regex", "url", "selector"]
@@ -24,6 +25,24 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """The Grafana panel (deploy/grafana/dashboards) that shows an alert's signal, which the alert links to.
+
+    tests/alerts/test_dashboard_links.py checks that it exists and reads the alert's metrics."""
+
+    dashboard_uid: str
+    dashboard_slug: str  # Grafana's slug of the dashboard title (cosmetic: Grafana resolves the uid)
+    panel_id: int
+
+
+OVERVIEW = partial(Panel, "dcm-otel-overview", "dcm-otel-overview")
+JOBS_QUEUE = partial(Panel, "dcm-otel-jobs-queue", "dcm-otel-jobs-and-queue")
+HOSTS_CONTAINERS = partial(Panel, "dcm-otel-hosts-containers", "dcm-otel-hosts-and-containers")
+HTTP_DB = partial(Panel, "dcm-otel-http-db", "dcm-otel-http-and-db")
+DOCKER_API = partial(Panel, "dcm-otel-docker-api", "dcm-otel-docker-api")
+
+
+@dataclass(frozen=True)
 class AlertRule:
     name: str
     group: str
@@ -34,6 +53,7 @@ class AlertRule:
     summary: str
     description: str
     params: tuple[Param, ...] = ()
+    panel: Panel = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -64,10 +84,11 @@ GLOBALS = (
         "Where docs/runbooks.md is published; each alert links to `<url>#<alertname in lower case>`.",
     ),
     Param(
-        "dashboard_url",
-        "https://example.com/grafana/d/dcm-otel",
+        "grafana_url",
+        "https://example.com/grafana",
         "url",
-        "Dashboard linked from every alert (annotation `dashboard_url`) and notification.",
+        "Grafana's base URL: each alert links to its panel, `<url>/d/<uid>/<slug>?viewPanel=<id>` "
+        "(annotation `dashboard_url`).",
     ),
     Param(
         "http_excluded_routes",
@@ -279,6 +300,7 @@ ALERTS = (
             _window("15m"),
             Param("min_jobs", 5, "number", "Finished jobs needed in the window before the ratio counts."),
         ),
+        panel=JOBS_QUEUE(2),
     ),
     AlertRule(
         "DcmJobDurationAnomalous",
@@ -294,6 +316,7 @@ ALERTS = (
         '{{ $value | printf "%.1f" }} standard deviations away from its own [[anomaly_baseline_window]] '
         "baseline (threshold [[z_score]]).",
         (Param("z_score", 3, "number", "Standard deviations from the baseline mean above which it fires."),),
+        panel=JOBS_QUEUE(9),
     ),
     # --- queue and processor ------------------------------------------------------------------------------
     AlertRule(
@@ -307,6 +330,7 @@ ALERTS = (
         "{{ $value }} jobs are waiting (pending, queued, retrying) for executor host "
         "{{ $labels.dcm_host_name }}, "
         "more than its capacity of [[queue_capacity]].",
+        panel=JOBS_QUEUE(8),
     ),
     AlertRule(
         "DcmJobQueueBacklogGrowing",
@@ -325,6 +349,7 @@ ALERTS = (
             Param("lookback", "30m", "duration", "Trend window of the prediction."),
             Param("horizon", "30m", "duration", "How far ahead the backlog is predicted."),
         ),
+        panel=JOBS_QUEUE(8),
     ),
     AlertRule(
         "DcmJobQueueWaitTooLong",
@@ -337,6 +362,7 @@ ALERTS = (
         "The oldest job waiting for executor host {{ $labels.dcm_host_name }} has waited "
         "{{ $value | humanizeDuration }} (threshold [[max_age]]).",
         (Param("max_age", "10m", "duration", "Age of the oldest waiting job (health `queue_max_age`)."),),
+        panel=OVERVIEW(2),
     ),
     AlertRule(
         "DcmJobQueueStalled",
@@ -356,6 +382,7 @@ ALERTS = (
         "the backlog has not shrunk and "
         "no job was launched in the last [[window]].",
         (_window("15m", "Window in which at least one launch is expected while jobs wait."),),
+        panel=JOBS_QUEUE(8),
     ),
     AlertRule(
         "DcmJobProcessorHeartbeatMissing",
@@ -369,6 +396,7 @@ ALERTS = (
         "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle "
         "{{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
         (Param("max_age", "2m", "duration", "Seconds since the last poll (health `heartbeat_max_age`)."),),
+        panel=JOBS_QUEUE(7),
     ),
     AlertRule(
         "DcmTelemetryAbsent",
@@ -388,6 +416,7 @@ ALERTS = (
                 'Heartbeat series whose absence fires; narrow it to one deployment, e.g. `{job="jobs"}`.',
             ),
         ),
+        panel=JOBS_QUEUE(7),
     ),
     # --- Docker hosts, hosts, containers ------------------------------------------------------------------
     AlertRule(
@@ -400,6 +429,7 @@ ALERTS = (
         "Docker host {{ $labels.dcm_host_name }} is down",
         "Executor host {{ $labels.dcm_host_name }} ({{ $labels.dcm_executor_type }}) does not answer pings; "
         "jobs routed to it cannot launch.",
+        panel=HOSTS_CONTAINERS(1),
     ),
     AlertRule(
         "DcmDockerClientErrorRatioHigh",
@@ -419,6 +449,7 @@ ALERTS = (
             Param("ratio", 0.1, "ratio", "Share of failed Docker API calls above which it fires."),
             _window("10m"),
         ),
+        panel=DOCKER_API(2),
     ),
     AlertRule(
         "DcmHostCpuHigh",
@@ -431,6 +462,7 @@ ALERTS = (
         "CPU utilization of {{ $labels.instance }} is {{ $value | humanizePercentage }} "
         "(threshold [[ratio_pct]]).",
         (Param("ratio", 0.9, "ratio", "Busy share of all CPUs above which it fires."),),
+        panel=HOSTS_CONTAINERS(5),
     ),
     AlertRule(
         "DcmHostMemoryHigh",
@@ -445,6 +477,7 @@ ALERTS = (
         "Memory utilization of {{ $labels.instance }} is {{ $value | humanizePercentage }} "
         "(threshold [[ratio_pct]]).",
         (Param("ratio", 0.9, "ratio", "Used share of memory above which it fires."),),
+        panel=HOSTS_CONTAINERS(6),
     ),
     AlertRule(
         "DcmHostFilesystemAlmostFull",
@@ -458,6 +491,7 @@ ALERTS = (
         "on {{ $labels.instance }} is "
         "{{ $value | humanizePercentage }} full (threshold [[ratio_pct]]).",
         (Param("ratio", 0.9, "ratio", "Used share of the filesystem above which it fires."),),
+        panel=HOSTS_CONTAINERS(7),
     ),
     AlertRule(
         "DcmHostFilesystemFillingUp",
@@ -479,6 +513,7 @@ ALERTS = (
             Param("horizon", "4h", "duration", "How far ahead free space is predicted."),
             Param("min_ratio", 0.5, "ratio", "Used share below which no prediction fires (noise)."),
         ),
+        panel=HOSTS_CONTAINERS(7),
     ),
     AlertRule(
         "DcmContainerMemoryNearLimit",
@@ -494,6 +529,7 @@ ALERTS = (
         "The running job containers on Docker host {{ $labels.dcm_host_name }} use "
         "{{ $value | humanizePercentage }} of its memory (threshold [[ratio_pct]]).",
         (Param("ratio", 0.9, "ratio", "Share of the Docker host's memory above which it fires."),),
+        panel=HOSTS_CONTAINERS(4),
     ),
     # --- HTTP and health ----------------------------------------------------------------------------------
     AlertRule(
@@ -508,6 +544,7 @@ ALERTS = (
         "{{ $value | humanizePercentage }} of the requests to {{ $labels.http_route }} ({{ $labels.job }}) "
         "answered 5xx in the last [[window]] (threshold [[ratio_pct]]).",
         (Param("ratio", 0.05, "ratio", "Share of 5xx answers above which it fires."), *_http_window("ratio")),
+        panel=HTTP_DB(2),
     ),
     AlertRule(
         "DcmHttpLatencyP95High",
@@ -521,6 +558,7 @@ ALERTS = (
         "The 95th percentile of {{ $labels.http_route }} ({{ $labels.job }}) is "
         "{{ $value | humanizeDuration }} over the last [[window]] (threshold [[seconds]] s).",
         (Param("seconds", 1.0, "number", "p95 request duration above which it fires."), *_http_window("p95")),
+        panel=HTTP_DB(3),
     ),
     AlertRule(
         "DcmHealthCheckFailing",
@@ -532,6 +570,7 @@ ALERTS = (
         "Readiness check {{ $labels.dcm_health_check_name }} fails",
         "The readiness check {{ $labels.dcm_health_check_name }} of {{ $labels.job }} fails: "
         "/ready/ answers 503.",
+        panel=HTTP_DB(8),
     ),
 )
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dcm_otel.alerts.catalog import CATALOG, SEVERITIES, AlertRule, Catalog, Param
+from dcm_otel.alerts.catalog import CATALOG, SEVERITIES, AlertRule, Catalog, Panel, Param
 
 ALERTS_FILE = "dcm-otel-alerts.yml"
 RECORDING_FILE = "dcm-otel-recording.yml"
@@ -165,6 +165,19 @@ def resolve(thresholds: Mapping[str, Any] | None = None, catalog: Catalog = CATA
     return resolved
 
 
+def panel_annotations(panel: Panel, grafana_url: str) -> dict[str, str]:
+    """The link to the alert's Grafana panel: a URL for people, and uid + panel id both under our names and
+    under the ones Grafana reads to tie an alert to a panel."""
+    uid, panel_id = panel.dashboard_uid, str(panel.panel_id)
+    return {
+        "dashboard_url": f"{grafana_url.rstrip('/')}/d/{uid}/{panel.dashboard_slug}?viewPanel={panel_id}",
+        "dashboard_uid": uid,
+        "panel_id": panel_id,
+        "__dashboardUid__": uid,
+        "__panelId__": panel_id,
+    }
+
+
 def alert_rules(thresholds: Mapping[str, Any] | None = None, catalog: Catalog = CATALOG) -> dict[str, Any]:
     """The alerting rule file (Prometheus ``groups:`` document) for ``thresholds``."""
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -182,7 +195,7 @@ def alert_rules(thresholds: Mapping[str, Any] | None = None, catalog: Catalog = 
                     "summary": _fill(rule.summary, values, where),
                     "description": _fill(rule.description, values, where),
                     "runbook_url": f"{values['runbook_base_url']}#{anchor}",
-                    "dashboard_url": values["dashboard_url"],
+                    **panel_annotations(rule.panel, values["grafana_url"]),
                 },
             }
         )
