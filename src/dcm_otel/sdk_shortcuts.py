@@ -69,7 +69,7 @@ class SpanStarter:
     """``tracer.start_span(name, parent, kind, attributes, start_time)``, without the sampler call when the
     sampler's decision is known; attribute values must be strings or ints (as all of dcm_otel's are)."""
 
-    __slots__ = ("_max_attributes", "_plan", "_resolved", "_sdk", "_tracer")
+    __slots__ = ("_max_attributes", "_parent", "_plan", "_resolved", "_sdk", "_tracer")
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
@@ -77,6 +77,8 @@ class SpanStarter:
         self._plan: _Plan | None = None
         self._max_attributes: int | None = None
         self._resolved = False
+        # The last parent context and what start() derived from it.
+        self._parent: tuple[Any, ...] = (None,)
 
     def _resolve(self) -> None:
         """Look at the tracer once it is a real one (a proxy tracer becomes one when a provider is set)."""
@@ -121,20 +123,26 @@ class SpanStarter:
         sdk, plan = self._sdk, self._plan
         if sdk is None or plan is None or not sdk._is_enabled():
             return self._tracer.start_span(name, parent, kind, attributes=attributes, start_time=start_time)
-        parent_context = trace.get_current_span(parent).get_span_context()
-        if parent_context.is_valid:
-            sampled = plan.remote if parent_context.is_remote else plan.local
-            sampled = sampled and parent_context.trace_flags.sampled
-            trace_id = parent_context.trace_id
-            random_trace_id = parent_context.trace_flags.random_trace_id
-            trace_state = parent_context.trace_state
-            parent_span: trace.SpanContext | None = parent_context
+        if parent is not None and self._parent[0] is parent:  # the queries of one request share theirs
+            _, sampled, trace_id, random_trace_id, trace_state, parent_span = self._parent
         else:
-            sampled = plan.root
-            trace_id = sdk.id_generator.generate_trace_id()
-            random_trace_id = sdk.id_generator.is_trace_id_random()
-            trace_state = None
-            parent_span = None
+            parent_span = trace.get_current_span(parent).get_span_context()
+            if parent_span.is_valid:
+                flags = parent_span.trace_flags
+                sampled = flags.sampled and (plan.remote if parent_span.is_remote else plan.local)
+                trace_id, random_trace_id, trace_state = (
+                    parent_span.trace_id,
+                    flags.random_trace_id,
+                    parent_span.trace_state,
+                )
+                if parent is not None:
+                    self._parent = (parent, sampled, trace_id, random_trace_id, trace_state, parent_span)
+            else:
+                sampled = plan.root
+                trace_id = sdk.id_generator.generate_trace_id()
+                random_trace_id = sdk.id_generator.is_trace_id_random()
+                trace_state = None
+                parent_span = None
         if not sampled or (self._max_attributes is not None and len(attributes) > self._max_attributes):
             return sdk.start_span(name, parent, kind, attributes=attributes, start_time=start_time)
         span_context = trace.SpanContext(

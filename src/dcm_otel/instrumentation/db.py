@@ -129,6 +129,8 @@ class QueryTracer:
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
         self.durations = BoundHistograms(self.duration)
+        # The last parent context and the same with instrumentation suppressed: a request's queries share it.
+        self._suppressed = (context.Context(), context.Context())
 
     def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         parent = context.get_current()
@@ -142,7 +144,13 @@ class QueryTracer:
             # The comment needs the span's id before the query runs, so this span cannot wait.
             span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes)
             args = (sql + traceparent_comment(span), *args[1:])
-        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent))
+        suppressed = self._suppressed
+        if suppressed[0] is not parent:
+            suppressed = self._suppressed = (
+                parent,
+                context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent),
+            )
+        token = context.attach(suppressed[1])
         error = None
         start = time_ns()
         try:
