@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, DEFAULT_ON, ParentBased, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
+from dcm_otel.config import Config
+from dcm_otel.providers import EXEMPLAR_FILTERS, build_sampler
 from dcm_otel.sdk_shortcuts import BoundHistogram, BoundHistograms, SpanStarter
 
 ATTRIBUTES: dict[str, str | int] = {
@@ -222,3 +224,26 @@ def test_bound_histograms_stay_bounded() -> None:
         recorders.record(1.0, route, {"http.route": route})
     assert len(recorders._bound) == 2
     assert {p[1]["http.route"]: p[2][0] for p in _points(reader)} == {"/a": 2, "/b": 1, "/c": 2}
+
+
+def test_dcm_otel_defaults_take_both_shortcuts() -> None:
+    """The sampler and exemplar filter dcm_otel configures by default are ones the shortcuts apply to."""
+    config = Config()
+    tracer, exporter = _pipeline(build_sampler(config))
+    starter = SpanStarter(tracer)
+    starter.start("warm", None, SpanKind.SERVER, ATTRIBUTES).end()
+    reader = InMemoryMetricReader()
+    exemplars = EXEMPLAR_FILTERS[config.metrics_exemplar_filter]()
+    histogram = (
+        MeterProvider(metric_readers=[reader], exemplar_filter=exemplars).get_meter("t").create_histogram("d")
+    )
+    recorder = BoundHistogram(histogram, ATTRIBUTES)
+    recorder.record(1.0)
+    with (
+        mock.patch.object(ParentBased, "should_sample", side_effect=AssertionError("sampler asked")),
+        mock.patch.object(type(histogram), "record", side_effect=AssertionError("public path taken")),
+    ):
+        starter.start("root", None, SpanKind.SERVER, ATTRIBUTES).end()
+        recorder.record(2.0)
+    assert [s.name for s in exporter.get_finished_spans()] == ["warm", "root"]
+    assert _points(reader)[0][2][:2] == (2, 3.0)
