@@ -2,7 +2,8 @@
 
 Lean by design, since it runs on every request: instruments and constant attributes are made once,
 excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
-headers, and the route template is read from Django's own resolver match (no second URL resolution).
+headers, the route template is read from Django's own resolver match (no second URL resolution), and
+the span and the duration point take :mod:`dcm_otel.sdk_shortcuts` (no sampler call, bound attributes).
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.query_profile`) is reported when the response is out.

@@ -11,7 +11,8 @@ replaced (:mod:`dcm_otel.instrumentation.sql`); parameter values are never read,
 the exception type only, since drivers echo values in their messages. Everything derived from a SQL string
 is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
 Inside a request the span and duration sample are emitted when the response is out, with the query's own
-start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away.
+start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away; both
+through :mod:`dcm_otel.sdk_shortcuts`.
 
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
 ``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
