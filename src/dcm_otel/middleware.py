@@ -2,7 +2,8 @@
 
 Lean by design, since it runs on every request: instruments and constant attributes are made once,
 excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
-headers, and the route template is read from Django's own resolver match (no second URL resolution).
+headers, the route template is read from Django's own resolver match (no second URL resolution), and
+the span and the duration point take :mod:`dcm_otel.sdk_shortcuts` (no sampler call, bound attributes).
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.query_profile`) is reported when the response is out.
@@ -26,6 +27,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from dcm_otel import query_profile, runtime
 from dcm_otel.access import from_networks, token_matches
 from dcm_otel.config import Config
+from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for http.server.request.duration.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -102,13 +104,15 @@ class TelemetryMiddleware:
         state = runtime.current()
         self.config = state.config if state is not None else Config()
         self.excluded = self.config.excluded_paths
-        self.tracer = trace.get_tracer("dcm_otel.django", __version__)
+        self.spans = SpanStarter(trace.get_tracer("dcm_otel.django", __version__))
         meter = metrics.get_meter("dcm_otel.django", __version__)
-        self.duration = meter.create_histogram(
-            "http.server.request.duration",
-            unit="s",
-            description="Duration of HTTP server requests.",
-            explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+        self.durations = BoundHistograms(
+            meter.create_histogram(
+                "http.server.request.duration",
+                unit="s",
+                description="Duration of HTTP server requests.",
+                explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+            )
         )
         meter.create_observable_up_down_counter(
             "http.server.active_requests",
@@ -155,7 +159,7 @@ class TelemetryMiddleware:
             "url.path": request.path,
             "client.address": meta.get("REMOTE_ADDR", ""),
         }
-        span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attributes)
+        span = self.spans.start(method, parent, SpanKind.SERVER, attributes)
         token = context.attach(trace.set_span_in_context(span, parent))
         profile = query_profile.QueryProfile() if self.queries is not None else None
         profile_token = query_profile.current.set(profile) if profile is not None else None
@@ -191,20 +195,22 @@ class TelemetryMiddleware:
         if route is not None:
             outcome["http.route"] = route
             span.update_name(f"{attributes['http.request.method']} {route}")
+        error = None
         exception: BaseException | None = getattr(request, _EXCEPTION, None)
         if exception is not None:
-            outcome["error.type"] = type(exception).__qualname__
+            error = outcome["error.type"] = type(exception).__qualname__
             span.record_exception(exception)
         elif status >= 500:
-            outcome["error.type"] = str(status)
-        if status >= 500:
-            span.set_status(Status(StatusCode.ERROR, str(outcome["error.type"])))
+            error = outcome["error.type"] = str(status)
+        if error is not None and status >= 500:
+            span.set_status(Status(StatusCode.ERROR, error))
         span.set_attributes(outcome)
         if self.queries is not None and profile is not None and profile.total:
-            self.queries.report(profile, span, {"http.route": route} if route is not None else {})
+            self.queries.report(profile, span, route)
         span.end()
+        key = (attributes["http.request.method"], attributes["url.scheme"], status, route, error)
         attributes.update(outcome)
-        self.duration.record(elapsed, attributes)
+        self.durations.record(elapsed, key, attributes)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns a view's exception into a 500 response; keep the exception for the span."""

@@ -14,6 +14,8 @@ from contextvars import ContextVar
 
 from opentelemetry import metrics, trace
 
+from dcm_otel.sdk_shortcuts import BoundHistograms
+
 QUERY_COUNT_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 REPEATED_QUERY_EVENT = "dcm.db.repeated_query"
 MAX_PENDING = 256  # a request running more queries emits them in batches of this size
@@ -65,11 +67,13 @@ class QueryReporter:
 
     def __init__(self, meter: metrics.Meter, threshold: int) -> None:
         self.threshold = threshold
-        self.queries = meter.create_histogram(
-            "dcm.http.server.db.queries",
-            unit="{query}",
-            description="DB queries run while serving one HTTP request.",
-            explicit_bucket_boundaries_advisory=list(QUERY_COUNT_BUCKETS),
+        self.queries = BoundHistograms(
+            meter.create_histogram(
+                "dcm.http.server.db.queries",
+                unit="{query}",
+                description="DB queries run while serving one HTTP request.",
+                explicit_bucket_boundaries_advisory=list(QUERY_COUNT_BUCKETS),
+            )
         )
         self.repeated = meter.create_counter(
             "dcm.http.server.db.repeated_queries",
@@ -79,14 +83,15 @@ class QueryReporter:
             ),
         )
 
-    def report(self, profile: QueryProfile, span: trace.Span, attributes: dict[str, str]) -> None:
-        """Emit the deferred DB telemetry and record the profile; ``attributes`` are the route attributes.
+    def report(self, profile: QueryProfile, span: trace.Span, route: str | None) -> None:
+        """Emit the deferred DB telemetry and record the profile of a request to ``route``.
 
         Called for requests that ran queries only: most routes of an API never touch the database, and a
         histogram of zeros would cost each of their requests a measurement (a fifth of the middleware's
         cost) and say nothing ``http.server.request.duration`` does not."""
         profile.flush()
-        self.queries.record(profile.total, attributes)
+        attributes = {"http.route": route} if route is not None else {}
+        self.queries.record(profile.total, route, attributes)
         if profile.total < self.threshold:
             return
         for statement, count in (profile.counts or {}).items():

@@ -11,7 +11,8 @@ replaced (:mod:`dcm_otel.instrumentation.sql`); parameter values are never read,
 the exception type only, since drivers echo values in their messages. Everything derived from a SQL string
 is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
 Inside a request the span and duration sample are emitted when the response is out, with the query's own
-start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away.
+start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away; both
+through :mod:`dcm_otel.sdk_shortcuts`.
 
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
 ``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
@@ -34,6 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from dcm_otel import query_profile, runtime
 from dcm_otel.instrumentation.sql import CACHE_SIZE, summarize
+from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for db.client.operation.duration.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
@@ -64,6 +66,7 @@ class Shape(NamedTuple):
     text: str
     span_attributes: dict[str, str | int]
     metric_attributes: dict[str, str | int]
+    metric_key: tuple[str | int | None, ...]  # stands for metric_attributes
 
 
 def target_of(connection: Any) -> Target:
@@ -103,7 +106,8 @@ def shape_of(target: Target, sql: str) -> Shape:
     if statement.text:
         span_attributes["db.query.text"] = statement.text
     name = " ".join(filter(None, (statement.operation, statement.collection))) or target.system
-    return Shape(name, statement.text, span_attributes, common)
+    key = (*target, statement.operation, statement.collection)
+    return Shape(name, statement.text, span_attributes, common, key)
 
 
 def traceparent_comment(span: trace.Span) -> str:
@@ -118,13 +122,16 @@ class QueryTracer:
     """The wrapt wrapper: ``(sql, params, many, executor)`` in, the driver's result out."""
 
     def __init__(self, tracer: trace.Tracer, meter: metrics.Meter) -> None:
-        self.tracer = tracer
+        self.spans = SpanStarter(tracer)
         self.duration = meter.create_histogram(
             "db.client.operation.duration",
             unit="s",
             description="Duration of database client operations.",
             explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
         )
+        self.durations = BoundHistograms(self.duration)
+        # The last parent context and the same with instrumentation suppressed: a request's queries share it.
+        self._suppressed = (context.Context(), context.Context())
 
     def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         parent = context.get_current()
@@ -136,11 +143,15 @@ class QueryTracer:
         span = None
         if target.system != "sqlite" and _sqlcommenter() and isinstance(sql, str):
             # The comment needs the span's id before the query runs, so this span cannot wait.
-            span = self.tracer.start_span(
-                shape.name, parent, SpanKind.CLIENT, attributes=shape.span_attributes
-            )
+            span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes)
             args = (sql + traceparent_comment(span), *args[1:])
-        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent))
+        suppressed = self._suppressed
+        if suppressed[0] is not parent:
+            suppressed = self._suppressed = (
+                parent,
+                context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent),
+            )
+        token = context.attach(suppressed[1])
         error = None
         start = time_ns()
         try:
@@ -170,17 +181,16 @@ class QueryTracer:
     ) -> None:
         """The query's span and duration sample, with the times the query really ran."""
         if span is None:
-            span = self.tracer.start_span(
-                shape.name, parent, SpanKind.CLIENT, attributes=shape.span_attributes, start_time=start
-            )
-        attributes = shape.metric_attributes
+            span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes, start)
         if error is not None:
-            attributes = {**attributes, "error.type": error}
             span.set_attribute("error.type", error)
             span.add_event("exception", {"exception.type": error}, timestamp=end)
             span.set_status(Status(StatusCode.ERROR, error))
         span.end(end_time=end)
-        self.duration.record((end - start) / 1e9, attributes)
+        if error is None:
+            self.durations.record((end - start) / 1e9, shape.metric_key, shape.metric_attributes)
+        else:
+            self.duration.record((end - start) / 1e9, {**shape.metric_attributes, "error.type": error})
 
 
 def _sqlcommenter() -> bool:

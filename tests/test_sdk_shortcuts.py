@@ -1,0 +1,249 @@
+"""dcm_otel.sdk_shortcuts against the SDK's own path: the same spans and the same metric points, the shortcut
+really taken where it should be, and the SDK's path where it must be. These fail if the SDK internals the
+module relies on change underneath (the SDK is pinned ~=1.45.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from opentelemetry import context, trace
+from opentelemetry.sdk.metrics import (
+    AlwaysOffExemplarFilter,
+    Histogram,
+    MeterProvider,
+    TraceBasedExemplarFilter,
+)
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import View
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, DEFAULT_ON, ParentBased, Sampler
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+
+from dcm_otel.config import Config
+from dcm_otel.providers import EXEMPLAR_FILTERS, build_sampler
+from dcm_otel.sdk_shortcuts import BoundHistogram, BoundHistograms, SpanStarter
+
+ATTRIBUTES: dict[str, str | int] = {
+    "db.system.name": "sqlite",
+    "db.operation.name": "SELECT",
+    "server.port": 5432,
+}
+
+
+def _pipeline(
+    sampler: Sampler = DEFAULT_ON, limits: SpanLimits | None = None
+) -> tuple[Any, InMemorySpanExporter]:
+    provider = TracerProvider(sampler=sampler, span_limits=limits)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider.get_tracer("test", "1"), exporter
+
+
+def _content(span: ReadableSpan) -> dict[str, Any]:
+    """Everything exported about a span but its random ids."""
+    assert span.context is not None
+    return {
+        "name": span.name,
+        "kind": span.kind,
+        "parent": span.parent,
+        "trace_flags": span.context.trace_flags,
+        "trace_state": span.context.trace_state,
+        "is_remote": span.context.is_remote,
+        "attributes": dict(span.attributes or {}),
+        "dropped_attributes": span.dropped_attributes,
+        "events": [(e.name, dict(e.attributes or {}), e.timestamp) for e in span.events],
+        "links": list(span.links),
+        "status": (span.status.status_code, span.status.description),
+        "times": (span.start_time, span.end_time),
+        "resource": span.resource,
+        "scope": span.instrumentation_scope,
+    }
+
+
+def _parents(tracer: Any) -> dict[str, context.Context | None]:
+    local = tracer.start_span("parent")
+    remote = SpanContext(0x1234, 0x5678, True, TraceFlags(TraceFlags.SAMPLED), TraceState([("k", "v")]))
+    unsampled = SpanContext(0x1234, 0x5678, True, TraceFlags(TraceFlags.DEFAULT))
+    return {
+        "root": None,
+        "local": trace.set_span_in_context(local),
+        "remote": trace.set_span_in_context(NonRecordingSpan(remote)),
+        "remote, not sampled": trace.set_span_in_context(NonRecordingSpan(unsampled)),
+    }
+
+
+def _both_ways(tracer: Any, exporter: InMemorySpanExporter, parent: context.Context | None) -> list[Any]:
+    exporter.clear()
+    for span in (
+        tracer.start_span("q", parent, SpanKind.CLIENT, attributes=ATTRIBUTES, start_time=10),
+        SpanStarter(tracer).start("q", parent, SpanKind.CLIENT, ATTRIBUTES, 10),
+    ):
+        span.set_attribute("later", "x")
+        span.add_event("e", {"a": 1}, timestamp=15)
+        span.end(end_time=20)
+    return list(exporter.get_finished_spans())
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [DEFAULT_ON, ParentBased(ALWAYS_OFF), ALWAYS_ON],
+    ids=["parentbased_always_on", "parentbased_always_off", "always_on"],
+)
+@pytest.mark.parametrize("parent", ["root", "local", "remote", "remote, not sampled"])
+def test_a_started_span_is_the_one_the_tracer_makes(sampler: Sampler, parent: str) -> None:
+    tracer, exporter = _pipeline(sampler)
+    context_of = _parents(tracer)[parent]
+    spans = _both_ways(tracer, exporter, context_of)
+    if len(spans) == 0:
+        return  # neither sampled
+    sdk, shortcut = spans
+    assert _content(shortcut) == _content(sdk)
+    assert shortcut.context is not None
+    assert sdk.context is not None
+    assert shortcut.context.span_id != sdk.context.span_id
+    assert (shortcut.context.trace_id == sdk.context.trace_id) is (parent != "root")
+
+
+def test_the_shortcut_skips_the_sampler_and_keeps_the_processors() -> None:
+    tracer, exporter = _pipeline()
+    started: list[dict[str, Any]] = []
+    processor = mock.Mock()
+    processor.on_start.side_effect = lambda span, parent_context=None: started.append(dict(span.attributes))
+    tracer.span_processor.add_span_processor(processor)
+    starter = SpanStarter(tracer)
+    parent = trace.set_span_in_context(tracer.start_span("parent"))
+    started.clear()
+    starter.start("warm", parent, SpanKind.CLIENT, ATTRIBUTES).end()
+    with mock.patch.object(ParentBased, "should_sample", side_effect=AssertionError("sampler asked")):
+        starter.start("q", parent, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert started == [ATTRIBUTES, ATTRIBUTES]
+    assert [s.name for s in exporter.get_finished_spans()] == ["warm", "q"]
+    assert processor.on_end.call_count == 2
+
+
+def test_length_limits_and_custom_samplers_take_the_sdk_path() -> None:
+    tracer, exporter = _pipeline(limits=SpanLimits(max_span_attribute_length=3))
+    SpanStarter(tracer).start("q", None, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert exporter.get_finished_spans()[0].attributes == {
+        **ATTRIBUTES,
+        "db.system.name": "sql",
+        "db.operation.name": "SEL",
+    }
+
+    class Named(Sampler):
+        def should_sample(
+            self, parent_context: Any, trace_id: int, name: str, *args: Any, **kwargs: Any
+        ) -> Any:
+            return (ALWAYS_OFF if name == "drop" else DEFAULT_ON).should_sample(
+                parent_context, trace_id, name
+            )
+
+        def get_description(self) -> str:
+            return "named"
+
+    tracer, exporter = _pipeline(Named())
+    for name in ("drop", "keep"):
+        SpanStarter(tracer).start(name, None, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["keep"]
+
+
+def test_a_proxy_tracer_gets_the_shortcut_once_a_provider_is_set() -> None:
+    proxy = trace.ProxyTracer("test")
+    starter = SpanStarter(proxy)
+    assert not starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES).is_recording()  # no provider yet
+    tracer, exporter = _pipeline()
+    proxy._real_tracer = tracer  # what setting the global provider does for it
+    starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert [s.name for s in exporter.get_finished_spans()] == ["q"]
+
+
+def _points(reader: InMemoryMetricReader) -> list[tuple[str, dict[str, Any], Any]]:
+    data = reader.get_metrics_data()
+    assert data is not None
+    return sorted(
+        (
+            (m.name, dict(p.attributes), (p.count, p.sum, tuple(p.bucket_counts), p.min, p.max))  # type: ignore[union-attr]
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            for p in m.data.data_points
+        ),
+        key=repr,
+    )
+
+
+@pytest.mark.parametrize(
+    "reader_options",
+    [{}, {"preferred_temporality": {Histogram: AggregationTemporality.DELTA}}],
+    ids=["cumulative", "delta"],
+)
+@pytest.mark.parametrize("views", [(), (View(instrument_name="*", attribute_keys={"db.system.name"}),)])
+@pytest.mark.parametrize("filtered", [False, True], ids=["exemplars off", "exemplars on"])
+def test_a_bound_histogram_records_what_the_histogram_would(
+    reader_options: dict[str, Any], views: tuple[View, ...], filtered: bool
+) -> None:
+    results = []
+    for bound in (False, True):
+        reader = InMemoryMetricReader(**reader_options)
+        exemplars = TraceBasedExemplarFilter() if filtered else AlwaysOffExemplarFilter()
+        meter = MeterProvider(metric_readers=[reader], views=views, exemplar_filter=exemplars).get_meter(
+            "test"
+        )
+        histogram = meter.create_histogram("d", unit="s")
+        recorder = BoundHistogram(histogram, ATTRIBUTES)
+        rounds = []
+        for values in ((0.001, 0.2, 3.0), (0.5, -1.0, float("nan"))):
+            for value in values:
+                recorder.record(value) if bound else histogram.record(value, ATTRIBUTES)
+            rounds.append(_points(reader))
+        results.append(rounds)
+    assert results[0] == results[1]
+    assert results[0][0][0][2][0] == 3  # three valid samples in the first collection
+
+
+def test_the_bound_histogram_shortcut_adds_to_the_sdk_aggregation() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], exemplar_filter=AlwaysOffExemplarFilter())
+    histogram = provider.get_meter("test").create_histogram("d")
+    recorder = BoundHistogram(histogram, ATTRIBUTES)
+    recorder.record(1.0)
+    with mock.patch.object(type(histogram), "record", side_effect=AssertionError("public path taken")):
+        recorder.record(2.0)
+    assert _points(reader)[0][2][:2] == (2, 3.0)
+
+
+def test_bound_histograms_stay_bounded() -> None:
+    reader = InMemoryMetricReader()
+    histogram = MeterProvider(metric_readers=[reader]).get_meter("test").create_histogram("d")
+    recorders = BoundHistograms(histogram, size=2)
+    for route in ("/a", "/b", "/c", "/a", "/c"):
+        recorders.record(1.0, route, {"http.route": route})
+    assert len(recorders._bound) == 2
+    assert {p[1]["http.route"]: p[2][0] for p in _points(reader)} == {"/a": 2, "/b": 1, "/c": 2}
+
+
+def test_dcm_otel_defaults_take_both_shortcuts() -> None:
+    """The sampler and exemplar filter dcm_otel configures by default are ones the shortcuts apply to."""
+    config = Config()
+    tracer, exporter = _pipeline(build_sampler(config))
+    starter = SpanStarter(tracer)
+    starter.start("warm", None, SpanKind.SERVER, ATTRIBUTES).end()
+    reader = InMemoryMetricReader()
+    exemplars = EXEMPLAR_FILTERS[config.metrics_exemplar_filter]()
+    histogram = (
+        MeterProvider(metric_readers=[reader], exemplar_filter=exemplars).get_meter("t").create_histogram("d")
+    )
+    recorder = BoundHistogram(histogram, ATTRIBUTES)
+    recorder.record(1.0)
+    with (
+        mock.patch.object(ParentBased, "should_sample", side_effect=AssertionError("sampler asked")),
+        mock.patch.object(type(histogram), "record", side_effect=AssertionError("public path taken")),
+    ):
+        starter.start("root", None, SpanKind.SERVER, ATTRIBUTES).end()
+        recorder.record(2.0)
+    assert [s.name for s in exporter.get_finished_spans()] == ["warm", "root"]
+    assert _points(reader)[0][2][:2] == (2, 3.0)
