@@ -44,6 +44,7 @@ from tests.alerts.tools import (
     binary,
     firing_alerts,
     get_json,
+    prometheus_daemon,
     run,
 )
 from tests.services import DockerEngine
@@ -138,8 +139,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prometheus_bin, alertmanager_bin = binary("prometheus"), binary("alertmanager")
-    del alertmanager_bin  # checked now, before anything starts
+    binary("prometheus"), binary("alertmanager")  # checked now, before anything starts
     base = tmp_path_factory.mktemp("alerts-e2e")
     rules = base / "rules"
     rules.mkdir()
@@ -195,19 +195,7 @@ def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory)
         )
         started.append((demo, signal.SIGTERM, 90.0))
         demo.start(env=demo_env, timeout=180.0)
-        prometheus = Daemon(
-            "prometheus",
-            [
-                prometheus_bin,
-                f"--config.file={base / 'prometheus.yml'}",
-                f"--storage.tsdb.path={base / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                "--rules.alert.resend-delay=1s",
-            ],
-            base / "prometheus.log",
-            prometheus_port,
-            ready_path="/-/ready",
-        )
+        prometheus = prometheus_daemon(base, prometheus_port, "--rules.alert.resend-delay=1s")
         started.append((prometheus, signal.SIGTERM, 30.0))
         prometheus.start()
         yield Stack(docker_engine, prometheus, demo_env, alertmanager_port, base)

@@ -114,6 +114,23 @@ class Daemon:
         return f"http://127.0.0.1:{self.port}"
 
 
+def prometheus_daemon(base: Path, port: int, *flags: str) -> Daemon:
+    """A private Prometheus on 127.0.0.1:``port`` with ``base``/prometheus.yml and its data under ``base``."""
+    return Daemon(
+        "prometheus",
+        [
+            binary("prometheus"),
+            f"--config.file={base / 'prometheus.yml'}",
+            f"--storage.tsdb.path={base / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
+        ],
+        base / "prometheus.log",
+        port,
+        ready_path="/-/ready",
+    )
+
+
 def get_json(url: str, **params: str) -> Any:
     response = requests.get(url, params=params, timeout=5)
     response.raise_for_status()

@@ -18,7 +18,7 @@ import requests
 
 from dcm_otel.alerts import ALERTS, alert_rules, recording_rules
 from dcm_otel.alerts.yamlio import dump
-from tests.alerts.tools import Daemon, binary
+from tests.alerts.tools import Daemon, binary, prometheus_daemon
 from tests.services import DockerEngine
 from tests.services._common import free_port
 
@@ -93,7 +93,7 @@ def demo_stack(engine: DockerEngine, base: Path) -> Iterator[DemoStack]:
     rules.mkdir()
     (rules / "alerts.yml").write_text(dump(alert_rules(THRESHOLDS)))
     (rules / "recording.yml").write_text(dump(recording_rules(THRESHOLDS)))
-    prometheus_bin = binary("prometheus")
+    binary("prometheus")  # checked now, before anything starts
     demo_port, prometheus_port = free_port(), free_port()
     metrics = base / "metrics"
     metrics.mkdir(mode=0o700)
@@ -126,18 +126,7 @@ def demo_stack(engine: DockerEngine, base: Path) -> Iterator[DemoStack]:
         base / "demo.log",
         demo_port,
     )
-    prometheus = Daemon(
-        "prometheus",
-        [
-            prometheus_bin,
-            f"--config.file={base / 'prometheus.yml'}",
-            f"--storage.tsdb.path={base / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{prometheus_port}",
-        ],
-        base / "prometheus.log",
-        prometheus_port,
-        ready_path="/-/ready",
-    )
+    prometheus = prometheus_daemon(base, prometheus_port)
     user = ScriptedUser(demo.url)
     try:
         demo.start(env=env, timeout=180.0)
