@@ -1,5 +1,5 @@
 """Shortcuts through the OpenTelemetry SDK for the telemetry of every request and every query: the one module
-that reads SDK internals (the SDK is pinned ``~=1.45.2``; ``tests/test_sdk_shortcuts.py`` fails if what it
+that reads SDK internals (the SDK is pinned ``==1.45.2``; ``tests/test_sdk_shortcuts.py`` fails if what it
 relies on changes).
 
 In a tight loop the SDK's generic checks cost more than the data they let through (docs/benchmarks.md).
