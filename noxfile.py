@@ -17,7 +17,7 @@ def tests(session: nox.Session) -> None:
     """The test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs. The collector's
     end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them."""
     session.run("bash", "scripts/install-services.sh", external=True)
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", "-e", "./devtools")
     args = session.posargs or ["--ignore=tests/collector"]
     session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})
 
@@ -25,13 +25,15 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "examples", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "src", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "src", "devtools", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run(
+        "ruff", "format", "--check", "src", "devtools", "tests", "examples", "benchmarks", "noxfile.py"
+    )
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    session.install("-e", ".[lint,test]")
+    session.install("-e", ".[lint,test]", "-e", "./devtools")
     session.run("mypy")
 
 
@@ -41,14 +43,14 @@ def demo(session: nox.Session) -> None:
 
     Uses a reachable Docker Engine (or starts a private one when run as root with docker.io installed),
     else container_manager's mock executor."""
-    session.install("-e", ".[container-manager]")
+    session.install("-e", ".[container-manager]", "-e", "./devtools")
     session.run("python", "examples/demo/run_demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Overhead benchmarks; results go to docs/benchmarks.md by hand (with the machine noted)."""
-    session.install("-e", ".[test,bench]")
+    session.install("-e", ".[test,bench]", "-e", "./devtools")
     session.run("python", "-m", "benchmarks", *session.posargs, env={"PYTHONPATH": os.getcwd()})
 
 
@@ -58,5 +60,5 @@ def collector(session: nox.Session) -> None:
     between runs, then validate every documented config combination and run it against real backends."""
     session.run("bash", "scripts/install-services.sh", external=True)
     session.run("bash", "scripts/build-collector.sh", "all", external=True)
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test]", "-e", "./devtools")
     session.run("pytest", "tests/collector", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})

@@ -15,10 +15,10 @@ import docker
 import docker.errors
 
 from benchmarks import queue
-from dcm_otel.devtools import private_docker
-from dcm_otel.devtools.private_postgres import PostgresUnavailable
-from dcm_otel.instrumentation.docker.bench import bench_overhead
-from dcm_otel.logs.bench import measure
+from benchmarks.docker_calls import bench_overhead
+from benchmarks.json_logs import measure
+from dcm_otel_devtools import private_docker
+from dcm_otel_devtools.private_postgres import PostgresUnavailable
 
 DOCKER_BUDGET = 1.02
 

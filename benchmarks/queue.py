@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dcm_otel.devtools.private_postgres import start_cluster
+from dcm_otel_devtools.private_postgres import start_cluster
 
 JOBS = 1_000_000
 HOSTS = 4

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from dcm_otel.instrumentation.sql import summarize
+from dcm_otel.instrumentation.db.sql import summarize
 from tests.otlp_receiver import OtlpReceiver, Span, attributes, start_receiver
 from tests.project_factory import project_env
 from tests.services import Postgres

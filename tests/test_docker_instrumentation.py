@@ -36,8 +36,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from benchmarks.docker_calls import bench_overhead
 from dcm_otel.instrumentation.docker import DockerInstrumentor
-from dcm_otel.instrumentation.docker.bench import bench_overhead
 from dcm_otel.instrumentation.docker.operations import OPERATIONS
 from tests.services import DockerEngine
 

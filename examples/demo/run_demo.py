@@ -8,7 +8,7 @@ the app on 127.0.0.1, until Ctrl-C (or SIGTERM, or --exit-after) stops everythin
 Jobs run on a Docker Engine that answers (DOCKER_HOST, else /var/run/docker.sock), else on a private
 dockerd this script starts (as root, with dockerd and a static busybox installed), else on
 container_manager's mock executor. The job image is imported from the local busybox, so no registry is
-needed; the private dockerd and the image come from dcm_otel.devtools. The SQLite database is kept in
+needed; the private dockerd and the image come from dcm_otel_devtools. The SQLite database is kept in
 $DEMO_VAR_DIR (default examples/demo/var).
 """
 
@@ -35,7 +35,8 @@ import docker.utils
 from django.core.management import call_command
 from django.db import connections
 
-from dcm_otel.devtools import (
+from dcm_otel.prometheus import prepare_multiprocess_dir
+from dcm_otel_devtools import (
     IMAGE,
     STOP_TIMEOUT,
     DockerdError,
@@ -49,7 +50,6 @@ from dcm_otel.devtools import (
     wait_for_dockerd,
     wait_until,
 )
-from dcm_otel.prometheus import prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from container_manager.models import ExecutorHost

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from dcm_otel.access import IpNetwork, parse_networks, parse_token
+from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
 
 TRACES_EXPORTERS = ("otlp", "console", "none")

@@ -37,9 +37,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from dcm_otel import logs
 from dcm_otel.config import Config
-from dcm_otel.export_logs import limit_export_logs
+from dcm_otel.logs.sdk_log_limit import limit_export_logs
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
-from dcm_otel.resource import build_resource
+from dcm_otel.telemetry_resource import build_resource
 
 logger = logging.getLogger("dcm_otel")
 

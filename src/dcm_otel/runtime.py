@@ -81,9 +81,9 @@ def init(settings: Mapping[str, object] | None = None, caller: FrameType | None 
         if _state is not None and _state.from_settings:
             _announce(_state)
             return _state
-        from dcm_otel import checks
+        from dcm_otel import system_checks
 
-        checks.register()
+        system_checks.register()
         config = _load_or_raise(
             _dcm_otel_settings(caller or sys._getframe(1)) if settings is None else settings
         )
@@ -199,7 +199,7 @@ _INSTRUMENTORS = (
     ("instrument_db", "dcm_otel.instrumentation.db", "DjangoDbInstrumentor"),
     ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
     ("instrument_jobs", "dcm_otel.instrumentation.jobs", "JobsInstrumentor"),
-    ("instrument_resources", "dcm_otel.resources", "ResourcesInstrumentor"),
+    ("instrument_resources", "dcm_otel.instrumentation.resource_usage", "ResourcesInstrumentor"),
 )
 
 

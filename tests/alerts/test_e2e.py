@@ -34,7 +34,7 @@ import yaml
 
 from dcm_otel.alerts import ALERTS, alert_rules, recording_rules
 from dcm_otel.alerts.yamlio import dump
-from dcm_otel.devtools import IMAGE
+from dcm_otel_devtools import IMAGE
 from tests.alerts.receivers import HttpRecorder, Request, SmtpSink
 from tests.alerts.tools import (
     ALERTMANAGER_CONFIG,

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 import websocket
 
-from dcm_otel.devtools.private_postgres import short_tempdir
+from dcm_otel_devtools.private_postgres import short_tempdir
 from tests.services._common import INSTALL_HINT, unavailable, wait_until
 
 FLAGS = [

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dcm_otel.devtools.private_postgres import free_port
+from dcm_otel_devtools.private_postgres import free_port
 from tests.dashboards import live_project
 from tests.dashboards.cdp import Page, chromium
 from tests.project_factory import project_env, write_project

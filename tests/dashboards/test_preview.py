@@ -1,4 +1,4 @@
-"""The dashboard preview (dcm_otel.devtools.grafana_preview) on every dashboard against the session's demo
+"""The dashboard preview (dcm_otel_devtools.grafana_preview) on every dashboard against the session's demo
 stack: every panel of the JSON drawn, each with data and no error, the firing alert shaded, and a PNG from
 headless Chromium of the page's size.
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from dcm_otel.devtools.grafana_preview import Preview, Prometheus, TimeRange, render_dashboard, screenshot
-from dcm_otel.devtools.grafana_preview.screenshot import ScreenshotError, browser
+from dcm_otel_devtools.grafana_preview import Preview, Prometheus, TimeRange, render_dashboard, screenshot
+from dcm_otel_devtools.grafana_preview.screenshot import ScreenshotError, browser
 from tests.dashboards.demo_stack import FIRING, DemoStack
 from tests.services._common import INSTALL_HINT, unavailable, wait_until
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dcm_otel.devtools.grafana_preview.prometheus import TimeRange, interpolate, variables
-from dcm_otel.devtools.grafana_preview.svg import nice_ticks
-from dcm_otel.devtools.grafana_preview.units import format_value
+from dcm_otel_devtools.grafana_preview.prometheus import TimeRange, interpolate, variables
+from dcm_otel_devtools.grafana_preview.svg import nice_ticks
+from dcm_otel_devtools.grafana_preview.units import format_value
 
 OVERVIEW = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "dashboards" / "overview.json"
 

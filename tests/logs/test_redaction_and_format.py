@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from benchmarks.json_logs import measure
 from dcm_otel.config import DEFAULT_REDACT_KEYS, ConfigError, load_config
 from dcm_otel.logs import RedactingFilter, span_processors
-from dcm_otel.logs.bench import measure
 from dcm_otel.logs.formatter import JsonFormatter
 from dcm_otel.logs.redaction import Redactor
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dcm_otel.export_logs import INTERVAL
+from dcm_otel.logs.sdk_log_limit import INTERVAL
 from tests.project_factory import write_project
 from tests.reliability._support import Load, WorkerMemory, report, wrk
 from tests.reliability.conftest import otlp_env

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from dcm_otel import providers
 from dcm_otel.config import KEYS, SDK_ENV, SIGNAL_ENDPOINT_ENV, Config, ConfigError, Problem, load_config
 from dcm_otel.health.settings import _PARSERS as HEALTH_KEYS
-from dcm_otel.resource import build_resource
+from dcm_otel.telemetry_resource import build_resource
 from tests.project_factory import write_project
 from tests.test_init import ONE_LINE, manage
 

@@ -1,1 +1,1 @@
-"""Tests of dcm_otel.resources against the real Docker Engine and the real host."""
+"""Tests of dcm_otel.instrumentation.resource_usage against the real Docker Engine and the real host."""

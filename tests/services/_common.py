@@ -8,10 +8,10 @@ from typing import NoReturn
 
 import pytest
 
-# Polling, log tails and free ports are the library's own (dcm_otel.devtools); fixtures import them here.
-from dcm_otel.devtools import log_tail as log_tail
-from dcm_otel.devtools import wait_until as wait_until
-from dcm_otel.devtools.private_postgres import free_port as free_port
+# Polling, log tails and free ports are the library's own (dcm_otel_devtools); fixtures import them here.
+from dcm_otel_devtools import log_tail as log_tail
+from dcm_otel_devtools import wait_until as wait_until
+from dcm_otel_devtools.private_postgres import free_port as free_port
 
 REQUIRE_ENV = "DCM_OTEL_REQUIRE_SERVICES"
 INSTALL_HINT = "run scripts/install-services.sh"

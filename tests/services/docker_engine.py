@@ -2,7 +2,7 @@
 
 Order of preference: the engine at DOCKER_HOST if it answers a ping, else a private dockerd started in a
 short temp dir and stopped at session end, else skip (or fail when DCM_OTEL_REQUIRE_SERVICES=1). The
-engine and the image come from dcm_otel.devtools; this module adds the skip-or-fail rule and the fixture.
+engine and the image come from dcm_otel_devtools; this module adds the skip-or-fail rule and the fixture.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import docker.errors
 import docker.utils
 import pytest
 
-from dcm_otel.devtools import IMAGE as IMAGE  # exported by tests.services
-from dcm_otel.devtools import (
+from dcm_otel_devtools import IMAGE as IMAGE  # exported by tests.services
+from dcm_otel_devtools import (
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,
     PrivateDockerd,

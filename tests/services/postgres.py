@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dcm_otel.devtools.private_postgres import (
+from dcm_otel_devtools.private_postgres import (
     HOST,
     SUPERUSER,
     PostgresCluster,
@@ -159,7 +159,7 @@ def connect_external() -> Postgres | None:
 
 
 def start_private() -> Postgres:
-    """A throwaway cluster (dcm_otel.devtools.private_postgres); skip (or fail) if the machine has none."""
+    """A throwaway cluster (dcm_otel_devtools.private_postgres); skip (or fail) if the machine has none."""
     try:
         cluster = start_cluster()
     except PostgresUnavailable as exc:

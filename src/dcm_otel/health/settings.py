@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcm_otel.access import IpNetwork, parse_networks, parse_token
+from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 
 DOCKER_POLICIES = ("all", "any")
 DEFAULT_CHECKS = ("database", "docker", "queue")

@@ -8,7 +8,7 @@ from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from dcm_otel.health import service
-from dcm_otel.health.access import TOKEN_HEADER, may_see_details
+from dcm_otel.health.details_access import TOKEN_HEADER, may_see_details
 from dcm_otel.health.render import as_dict, as_text
 from dcm_otel.health.results import Report
 

@@ -23,7 +23,9 @@ JOB_NAME = "dcm.job.name"
 JOB_IMAGE = "container.image.name"
 JOB_EXIT_CODE = "dcm.job.exit_code"
 JOB_ERROR = "dcm.job.error"
-JOB_MAX_MEMORY = "dcm.job.max_memory_usage"  # the job's usage fields, filled by dcm_otel.resources
+JOB_MAX_MEMORY = (
+    "dcm.job.max_memory_usage"  # the job's usage fields, filled by dcm_otel.instrumentation.resource_usage
+)
 JOB_CPU_PERCENT = "dcm.job.cpu_usage_percent"
 
 #: Terminal statuses and the result each one means.

@@ -16,7 +16,9 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-MIDDLEWARE = "dcm_otel.middleware.TelemetryMiddleware"
+from .middleware import TelemetryMiddleware
+
+MIDDLEWARE = f"{TelemetryMiddleware.__module__}.{TelemetryMiddleware.__qualname__}"
 
 
 def _insert_middleware() -> None:
@@ -44,7 +46,7 @@ def _after_populate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 
 class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments Django's request handling with :class:`dcm_otel.middleware.TelemetryMiddleware`."""
+    """Instruments Django's request handling with :class:`~.middleware.TelemetryMiddleware`."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("django >= 4.2",)

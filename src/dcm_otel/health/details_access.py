@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
 
-from dcm_otel.access import from_networks, token_matches
+from dcm_otel.access_control import from_networks, token_matches
 from dcm_otel.health.settings import HealthSettings
 
 TOKEN_HEADER = "X-Health-Token"  # noqa: S105 (a header name)

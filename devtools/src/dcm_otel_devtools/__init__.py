@@ -1,11 +1,11 @@
 """Tools for developing and testing with dcm_otel, not used by the instrumentation itself.
 
-:mod:`dcm_otel.devtools.private_docker` starts a private Docker Engine and builds a busybox image without any
+:mod:`dcm_otel_devtools.private_docker` starts a private Docker Engine and builds a busybox image without any
 registry, so that the demo, our tests and your own CI can run real containers on a machine that has
 ``dockerd`` and a static busybox but no registry access.
 """
 
-from dcm_otel.devtools.private_docker import (
+from dcm_otel_devtools.private_docker import (
     IMAGE,
     STARTUP_TIMEOUT,
     STOP_TIMEOUT,

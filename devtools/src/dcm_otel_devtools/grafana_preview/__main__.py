@@ -1,4 +1,4 @@
-"""``python -m dcm_otel.devtools.grafana_preview``: a PNG (and its HTML) per dashboard JSON file."""
+"""``python -m dcm_otel_devtools.grafana_preview``: a PNG (and its HTML) per dashboard JSON file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dcm_otel.alerts.render import duration_seconds
-from dcm_otel.devtools.grafana_preview.page import render_dashboard
-from dcm_otel.devtools.grafana_preview.prometheus import Prometheus, TimeRange
-from dcm_otel.devtools.grafana_preview.screenshot import ScreenshotError, screenshot
+from dcm_otel_devtools.grafana_preview.page import render_dashboard
+from dcm_otel_devtools.grafana_preview.prometheus import Prometheus, TimeRange
+from dcm_otel_devtools.grafana_preview.screenshot import ScreenshotError, screenshot
 
 
 def _seconds(text: str) -> float:
@@ -30,7 +30,7 @@ def _variable(text: str) -> tuple[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dcm_otel.devtools.grafana_preview", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dcm_otel_devtools.grafana_preview", description=__doc__)
     parser.add_argument("dashboards", nargs="+", type=Path, help="Grafana dashboard JSON files")
     parser.add_argument("--prometheus", required=True, help="base URL, e.g. http://127.0.0.1:9090")
     parser.add_argument("--range", type=_seconds, default="1h", help="time range ending now, e.g. 30m")

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import NoOpTracerProvider
 
-from .instrumentor import DockerInstrumentor
+from dcm_otel.instrumentation.docker import DockerInstrumentor
 
 _BLOCKS = 10
 _WARMUP_CALLS = 20

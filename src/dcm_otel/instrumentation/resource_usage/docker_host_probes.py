@@ -15,7 +15,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, CallbackT, Observation
 
 from . import attributes as a
-from .engine import HostRef, engine_client
+from .engine_client import HostRef, engine_client
 
 #: Engine ``info`` fields -> (metric, extra attributes).
 _INFO = {

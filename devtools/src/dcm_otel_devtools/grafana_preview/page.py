@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from dcm_otel.devtools.grafana_preview.prometheus import (
+from dcm_otel_devtools.grafana_preview.prometheus import (
     Prometheus,
     QueryError,
     Series,
@@ -17,8 +17,8 @@ from dcm_otel.devtools.grafana_preview.prometheus import (
     interpolate,
     variables,
 )
-from dcm_otel.devtools.grafana_preview.svg import PALETTE, Line, chart
-from dcm_otel.devtools.grafana_preview.units import format_value
+from dcm_otel_devtools.grafana_preview.svg import PALETTE, Line, chart
+from dcm_otel_devtools.grafana_preview.units import format_value
 
 WIDTH = 1600  # px of the page; Grafana's grid has 24 columns
 MARGIN = 8

@@ -15,11 +15,11 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel.config import Config
 
-from . import jobfields
-from .containers import ContainerUsage
-from .hosts import HostGauges
-from .monitor import Monitor
-from .system import HOST_GROUPS, observe_host, observe_process
+from . import job_usage_fields
+from .container_usage import ContainerUsage
+from .docker_host_probes import HostGauges
+from .host_metrics import HOST_GROUPS, observe_host, observe_process
+from .schedule import Monitor
 
 _SCOPE = "dcm_otel.resources"
 _MODELS = "container_manager.models"
@@ -109,10 +109,10 @@ class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         usage = self._usage.usage(container_id) if self._usage is not None and container_id else None
         if usage is None:
             return wrapped(*args, **kwargs)
-        jobfields.apply(job, usage)  # before the terminal save, which ends the job span
+        job_usage_fields.apply(job, usage)  # before the terminal save, which ends the job span
         result = wrapped(*args, **kwargs)
         if job.status in _TERMINAL and self._usage is not None:
-            jobfields.store(job, usage)
+            job_usage_fields.store(job, usage)
             self._usage.forget(container_id)
         return result
 

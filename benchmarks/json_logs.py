@@ -15,9 +15,9 @@ from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.trace import TracerProvider
 
-from .bridge import OtlpLogHandler
-from .formatter import JsonFormatter
-from .redaction import RedactingFilter, Redactor
+from dcm_otel.logs.bridge import OtlpLogHandler
+from dcm_otel.logs.formatter import JsonFormatter
+from dcm_otel.logs.redaction import RedactingFilter, Redactor
 
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -19,7 +19,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, CallbackT, Observation
 
 from . import attributes as a
-from .stats import Reading
+from .container_stats import Reading
 
 MAX_CONTAINERS = 10_000
 MAX_SERIES = 1_000

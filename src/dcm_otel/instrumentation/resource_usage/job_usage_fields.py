@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .containers import JobUsage
+from .container_usage import JobUsage
 
 logger = logging.getLogger("dcm_otel.resources")
 

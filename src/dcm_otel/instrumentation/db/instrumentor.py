@@ -7,11 +7,11 @@ suppress-instrumentation key is set, so a driver instrumentor the user also enab
 psycopg) adds no second span.
 
 Attributes follow the stable database conventions. ``db.query.text`` is the statement with its literals
-replaced (:mod:`dcm_otel.instrumentation.sql`); parameter values are never read, and a failed query records
+replaced (:mod:`dcm_otel.instrumentation.db.sql`); parameter values are never read, and a failed query records
 the exception type only, since drivers echo values in their messages. Everything derived from a SQL string
 is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
 Inside a request the span and duration sample are emitted when the response is out, with the query's own
-start, end and parent (see :class:`dcm_otel.query_profile.QueryProfile`); elsewhere right away; both
+start, end and parent (see :class:`.query_profile.QueryProfile`); elsewhere right away; both
 through :mod:`dcm_otel.sdk_shortcuts`.
 
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
@@ -33,8 +33,9 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from dcm_otel import query_profile, runtime
-from dcm_otel.instrumentation.sql import CACHE_SIZE, summarize
+from dcm_otel import runtime
+from dcm_otel.instrumentation.db import query_profile
+from dcm_otel.instrumentation.db.sql import CACHE_SIZE, summarize
 from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for db.client.operation.duration.

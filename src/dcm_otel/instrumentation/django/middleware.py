@@ -1,4 +1,4 @@
-"""The request middleware: a SERVER span and the stable HTTP metrics per request, and the /metrics page.
+"""The request middleware: a SERVER span and the stable HTTP metrics per request.
 
 Lean by design, since it runs on every request: instruments and constant attributes are made once,
 excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
@@ -6,7 +6,7 @@ headers, the route template is read from Django's own resolver match (no second 
 the span and the duration point take :mod:`dcm_otel.sdk_shortcuts` (no sampler call, bound attributes).
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
-query profile (:mod:`dcm_otel.query_profile`) is reported when the response is out.
+query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported when the response is out.
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from dcm_otel import query_profile, runtime
-from dcm_otel.access import from_networks, token_matches
+from dcm_otel import runtime
 from dcm_otel.config import Config
+from dcm_otel.instrumentation.db import query_profile
+from dcm_otel.prometheus.views import metrics_view
 from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for http.server.request.duration.
@@ -132,7 +133,7 @@ class TelemetryMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         path = request.path_info
         if path == self.config.metrics_path:
-            return metrics_response(request)
+            return metrics_view(request)
         if path.startswith(self.excluded):
             return self._untraced(request)
         return self._traced(request)
@@ -215,36 +216,3 @@ class TelemetryMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns a view's exception into a 500 response; keep the exception for the span."""
         setattr(request, _EXCEPTION, exception)
-
-
-def metrics_response(request: HttpRequest) -> HttpResponse:
-    """The Prometheus exposition of this server's metrics (every worker's, under gunicorn), to the callers
-    ``metrics_token`` / ``metrics_ips`` allow when either is set."""
-    state = runtime.current()
-    if not may_scrape(request, state.config if state is not None else Config()):
-        return HttpResponse(
-            "Forbidden\n",
-            status=403,
-            content_type="text/plain; charset=utf-8",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    endpoint = state.telemetry.prometheus if state is not None and state.telemetry is not None else None
-    if endpoint is None:
-        return HttpResponse(
-            "The prometheus metrics exporter is not enabled (DCM_OTEL['metrics_exporter']).\n",
-            status=404,
-            content_type="text/plain; charset=utf-8",
-        )
-    body, content_type = endpoint.render(request.META.get("HTTP_ACCEPT"))
-    return HttpResponse(body, content_type=content_type)
-
-
-def may_scrape(request: HttpRequest, config: Config) -> bool:
-    """Open when neither is set; else ``Authorization: Bearer <metrics_token>`` or a ``metrics_ips`` address
-    (Prometheus sends the token with ``authorization: {credentials: ...}`` in its scrape config)."""
-    if config.metrics_token is None and not config.metrics_ips:
-        return True
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token_matches(presented.strip(), config.metrics_token):
-        return True
-    return from_networks(request.META.get("REMOTE_ADDR", ""), config.metrics_ips)

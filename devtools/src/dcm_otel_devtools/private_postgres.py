@@ -26,7 +26,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from dcm_otel.devtools.private_docker import log_tail, wait_until
+from dcm_otel_devtools.private_docker import log_tail, wait_until
 
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
