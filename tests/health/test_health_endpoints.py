@@ -194,3 +194,26 @@ def test_metrics_match_the_reference_and_probes_make_no_spans(tmp_path: Path, re
     assert points == {"database": 1}  # docker and queue skipped: not reported
     assert receiver.wait_for(lambda: bool(receiver.spans()))
     assert [s.attributes.get("url.path") for s in receiver.spans()] == ["/"]
+
+
+def test_metrics_view_is_routed_by_the_include_without_the_middleware(tmp_path: Path) -> None:
+    """``dcm_otel.urls`` routes ``/metrics`` to the Prometheus view, so it answers with the request
+    middleware off; the scrape token applies there too."""
+    token = "scrape-token-for-the-routed-view"
+    settings = f"\nDCM_OTEL = {{'instrument_django': False, 'metrics_token': {token!r}}}\n"
+    project = health_project(tmp_path, settings_tail=settings)
+    (status, body, _), (denied, _, _), middleware = run_script(
+        project,
+        f"""
+        from django.conf import settings
+        print(json.dumps([
+            probe("/metrics", HTTP_AUTHORIZATION="Bearer {token}"),
+            probe("/metrics"),
+            [m for m in settings.MIDDLEWARE if m.startswith("dcm_otel")],
+        ]))
+        """,
+    )
+    assert middleware == []
+    assert status == 200
+    assert "# TYPE" in body
+    assert denied == 403

@@ -11,5 +11,5 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", views.job_detail, name="job-detail"),
     path("admin/dcm-otel/", include("dcm_otel.dashboard.urls")),  # the live jobs dashboard
     path("admin/", admin.site.urls),
-    path("", include("dcm_otel.urls")),  # /health/ and /ready/
+    path("", include("dcm_otel.urls")),  # /health/, /ready/ and /metrics
 ]
