@@ -7,12 +7,8 @@ at exit; a scrape adds the other processes' files to its own fresh figures: coun
 every process that ever ran (finished ones folded into ``archive.json``), up-down counters and gauges from
 live ones only. The text is produced by ``opentelemetry-exporter-prometheus``'s own translation.
 
-Cost of a scrape: the single-process exposition (the exporter's translation and text: ~1.6 ms for 30 points,
-~16 ms for 300, most of it prometheus_client formatting) plus, per other process file, one read,
-``json.loads``, one psutil liveness check and a point-by-point add: ~0.25 ms for a file of 30 points
-(10 histograms, 10 counters, 10 up-down counters), ~2 ms for 300 points. With 3 workers of 30 points a
-render takes ~2.4 ms instead of ~1.6 ms. Finished processes are folded into the archive and cost one file
-in all. Each process pays ~0.4 ms (30 points) to ~2 ms (300 points) per ``write_interval`` for its own file.
+A scrape costs the single-process exposition plus one file read per other process; finished processes are
+folded into one archive file so that cost does not grow with restarts (figures in docs/benchmarks.md).
 
 Scrape much less often than ``write_interval`` (1 s by default): a scrape sees the other workers as of their
 last write, and two scrapes closer than that could see a counter step back.
