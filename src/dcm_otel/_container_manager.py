@@ -75,7 +75,8 @@ _MOCK = "container_manager.executors.mock"
 _COMMAND = "container_manager.management.commands.process_container_jobs"
 _QUEUE = "container_manager.queue"
 
-#: Every container_manager method dcm_otel wraps, by name.
+#: Every container_manager method dcm_otel wraps, by name: the jobs instrumentation wraps all of them, the
+#: resource_usage one ``docker.launch``/``docker.harvest`` (container sampling) and the polls (its start).
 HOOKS: Final = MappingProxyType({
     # Calls acting on one run of the job passed as first argument: they run inside the job span.
     "docker.launch": Hook(_DOCKER, "DockerExecutor", "launch_job"),
