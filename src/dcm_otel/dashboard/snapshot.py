@@ -8,10 +8,9 @@ from typing import Any
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 
+from dcm_otel._container_manager import RUNNING, WAITING, oldest_waiting
 from dcm_otel.history.stats import FAILED, FINISHED
 
-WAITING = ("pending", "queued", "retrying")
-RUNNING = ("launching", "running")
 RATE_WINDOW = timedelta(minutes=5)
 TREND_WINDOW = timedelta(hours=1)
 RECENT_FAILURES = 10
@@ -26,13 +25,16 @@ def job_admin_url(pk: object) -> str | None:
 
 
 def _oldest_waiting(now: datetime) -> dict[str, Any] | None:
-    from container_manager.models import ContainerJob
-
-    job = ContainerJob.objects.filter(status__in=WAITING).order_by("created_at").first()
+    """The adapter's oldest waiting job, the one ``dcm.queue.oldest_age`` and ``/ready/`` report."""
+    job = oldest_waiting(now)
     if job is None:
         return None
-    age = (now - job.created_at).total_seconds()
-    return {"id": str(job.pk), "name": job.name, "age_seconds": round(age, 1), "url": job_admin_url(job.pk)}
+    return {
+        "id": str(job.pk),
+        "name": job.name,
+        "age_seconds": round(job.age, 1),
+        "url": job_admin_url(job.pk),
+    }
 
 
 def _hosts(now: datetime) -> list[dict[str, Any]]:

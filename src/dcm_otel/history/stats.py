@@ -8,8 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-FAILED = frozenset({"failed", "timeout"})
-FINISHED = frozenset({"completed", "failed", "timeout", "cancelled"})
+from dcm_otel._container_manager import FAILURES, TERMINAL
+
+FAILED = frozenset(FAILURES)
+FINISHED = frozenset(TERMINAL)
 PERCENTILES = (50, 90, 95, 99)
 TOP_CAUSES = 3
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from dcm_otel._container_manager import installed, own_connections
 from dcm_otel.config import Config
-from dcm_otel.health.checks._container_manager import installed, own_connections
 from dcm_otel.health.results import CheckFunction, Outcome, describe, failing, ok, skipped
 from dcm_otel.instrumentation.resource_usage.engine_client import HostRef, engine_client
 

@@ -2,24 +2,21 @@
 heartbeat provider is registered (:mod:`dcm_otel.health.heartbeat`), the processor polled within
 ``heartbeat_max_age``.
 
-A job waits from its scheduled time, else from when it was queued, else from its creation; jobs scheduled
-for later are not late yet. One aggregate query per run.
+"Oldest waiting job" is the adapter's (:func:`dcm_otel._container_manager.oldest_waiting`), shared with the
+``dcm.queue.oldest_age`` gauge and the admin page: a job waits from its scheduled time, else from when it
+was queued, else from its creation; jobs scheduled for later are not late yet. One query per run.
 """
 
 from __future__ import annotations
 
 import time
 
-from django.db.models import Min
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from dcm_otel._container_manager import installed, oldest_waiting, own_connections
 from dcm_otel.config import Config
-from dcm_otel.health.checks._container_manager import installed, own_connections
 from dcm_otel.health.heartbeat import heartbeat_provider
 from dcm_otel.health.results import CheckFunction, Outcome, failing, ok, skipped
-
-WAITING = ("pending", "queued", "retrying")
 
 
 def build(config: Config) -> CheckFunction:
@@ -54,15 +51,6 @@ def build(config: Config) -> CheckFunction:
 
 def oldest_waiting_age() -> float | None:
     """Seconds the longest-waiting job has been due, or None when no job is waiting."""
-    from container_manager.models import ContainerJob
-
-    now = timezone.now()
-    due = Coalesce("scheduled_for", "queued_at", "created_at")
     with own_connections():
-        oldest = (
-            ContainerJob.objects.filter(status__in=WAITING)
-            .annotate(due=due)
-            .filter(due__lte=now)
-            .aggregate(oldest=Min("due"))["oldest"]
-        )
-    return None if oldest is None else (now - oldest).total_seconds()
+        oldest = oldest_waiting(timezone.now())
+    return None if oldest is None else oldest.age

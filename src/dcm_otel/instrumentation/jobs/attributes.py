@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dcm_otel._container_manager import JobStatus
+
 TRANSITIONS = "dcm.job.transitions"
 DURATION = "dcm.job.duration"
 WAIT_TIME = "dcm.job.queue.wait_time"
@@ -29,11 +31,12 @@ JOB_MAX_MEMORY = (
 JOB_CPU_PERCENT = "dcm.job.cpu_usage_percent"
 
 #: Terminal statuses and the result each one means.
-RESULTS = {"completed": "success", "failed": "failure", "timeout": "timeout", "cancelled": "cancelled"}
-#: Statuses of a job that waits for, or holds, an execution slot (what ``dcm.queue.depth`` counts).
-ACTIVE_STATUSES = ("pending", "queued", "retrying", "launching", "running")
-#: Statuses of a job that has not been launched yet (what ``dcm.queue.oldest_age`` looks at).
-WAITING_STATUSES = ("pending", "queued", "retrying")
+RESULTS: dict[str, str] = {
+    JobStatus.COMPLETED: "success",
+    JobStatus.FAILED: "failure",
+    JobStatus.TIMEOUT: "timeout",
+    JobStatus.CANCELLED: "cancelled",
+}
 #: The creator's span context, kept in ``ContainerJob.executor_metadata`` so the run can link to it.
 CREATOR_CONTEXT_KEY = "otel_creator_context"
 #: The run span's own context, stored at launch so that a process harvesting the job exports the span with

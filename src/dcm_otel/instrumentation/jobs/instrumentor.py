@@ -13,16 +13,15 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
+from dcm_otel._container_manager import ENVIRONMENT_BUILDERS, JOB_CALLS, JOB_MODEL, MODELS, POLLS
+
 from .lifecycle import Lifecycle
 from .processor import Processor
 from .queue import QueueGauges
 from .spans import JobSpans
-from .wrappers import ENVIRONMENT_BUILDERS, JOB_CALLS, in_job_span, with_trace_context
+from .wrappers import in_job_span, with_trace_context
 
 _SCOPE = "dcm_otel.instrumentation.jobs"
-_MODELS = "container_manager.models"
-_COMMAND = "container_manager.management.commands.process_container_jobs"
-_QUEUE = "container_manager.queue"
 
 
 class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -52,15 +51,14 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         self._patches: list[tuple[str, str, str, Callable[..., Any]]] = [
             *((module, cls, method, in_job_span(spans)) for module, cls, method in JOB_CALLS),
-            (_COMMAND, "Command", "_process_single_cycle", processor.wrapper("legacy")),
-            (_QUEUE, "JobQueueManager", "launch_next_batch", processor.wrapper("queue")),
+            *((*hook, processor.wrapper(mode)) for mode, hook in POLLS.items()),
         ]
         if propagate:
             self._patches += [(m, c, f, with_trace_context) for m, c, f in ENVIRONMENT_BUILDERS]
         self._lifecycle = lifecycle
         self._active = True
         self._patched: set[str] = set()
-        for module in {_MODELS, *(patch[0] for patch in self._patches)}:
+        for module in {MODELS, *(patch[0] for patch in self._patches)}:
             wrapt.register_post_import_hook(self._patch_module, module)
 
     def _patch_module(self, module: Any) -> None:
@@ -68,12 +66,12 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not self._active or module.__name__ in self._patched:
             return
         self._patched.add(module.__name__)
-        if module.__name__ == _MODELS:  # imported only where the app is installed, once the registry loads
+        if module.__name__ == MODELS:  # imported only where the app is installed, once the registry loads
             pre_save.connect(
-                self._lifecycle.pre_save, sender=module.ContainerJob, weak=False, dispatch_uid=_SCOPE
+                self._lifecycle.pre_save, sender=getattr(module, JOB_MODEL), weak=False, dispatch_uid=_SCOPE
             )
             post_save.connect(
-                self._lifecycle.post_save, sender=module.ContainerJob, weak=False, dispatch_uid=_SCOPE
+                self._lifecycle.post_save, sender=getattr(module, JOB_MODEL), weak=False, dispatch_uid=_SCOPE
             )
         for name, cls, method, wrapper in self._patches:
             if name == module.__name__:
@@ -81,10 +79,10 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._active = False
-        models = sys.modules.get(_MODELS)
+        models = sys.modules.get(MODELS)
         if models is not None:
-            pre_save.disconnect(sender=models.ContainerJob, dispatch_uid=_SCOPE)
-            post_save.disconnect(sender=models.ContainerJob, dispatch_uid=_SCOPE)
+            pre_save.disconnect(sender=getattr(models, JOB_MODEL), dispatch_uid=_SCOPE)
+            post_save.disconnect(sender=getattr(models, JOB_MODEL), dispatch_uid=_SCOPE)
         for name, cls, method, _ in self._patches:
             module = sys.modules.get(name)
             if module is not None:

@@ -15,6 +15,8 @@ from typing import Any
 from django.db import transaction
 from opentelemetry import metrics
 
+from dcm_otel._container_manager import JobStatus
+
 from . import attributes as a
 from .processor import note_transition
 from .spans import JobFacts, JobSpans, remember_creator
@@ -90,7 +92,7 @@ class Lifecycle:
     def _transition(self, job: JobFacts, before: JobState, after: JobState, host: dict[str, str]) -> None:
         previous, status = before.status or "none", after.status or ""
         self._transitions.add(1, {**host, a.PREVIOUS_STATUS: previous, a.STATUS: status})
-        if status == "retrying":
+        if status == JobStatus.RETRYING:
             self._retries.add(1, host)
         note_transition(job.id, before.status, status)
         if after.result is not None:

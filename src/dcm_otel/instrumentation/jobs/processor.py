@@ -17,6 +17,8 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from dcm_otel._container_manager import JobStatus
+
 from . import attributes as a
 
 SPAN_NAME = "dcm.processor.poll"
@@ -31,11 +33,11 @@ class CycleStats:
 
     def note(self, job_id: str, previous: str | None, status: str) -> None:
         self.seen.add(job_id)
-        if status == "running":
+        if status == JobStatus.RUNNING:
             self.launched += 1
         if status in a.RESULTS:
             self.harvested += 1
-        if status == "failed":
+        if status == JobStatus.FAILED:
             self.failed += 1
 
 

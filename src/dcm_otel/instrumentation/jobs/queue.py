@@ -2,7 +2,9 @@
 
 One grouped query per collection, restricted to the active statuses so it reads the app's ``status``
 index and never the finished rows, however many there are. Counts follow the ``status`` column, not the
-app's ``queue_status`` (which keys on ``launched_at``, a field its executors never set).
+app's ``queue_status`` (which keys on ``launched_at``, a field its executors never set). "Waiting" is the
+adapter's definition (:func:`dcm_otel._container_manager.is_waiting`), shared with ``/ready/`` and the admin
+page.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from datetime import datetime
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
+
+from dcm_otel._container_manager import ACTIVE, is_waiting, waiting_age, waiting_since
 
 from . import attributes as a
 
@@ -31,29 +35,29 @@ class QueueFigures:
 def read_queue() -> QueueFigures:
     from container_manager.models import ContainerJob, ExecutorHost
     from django.db.models import Count, Min
-    from django.db.models.functions import Coalesce
     from django.utils import timezone
 
+    now = timezone.now()
     rows = (
-        ContainerJob.objects.filter(status__in=a.ACTIVE_STATUSES)
+        ContainerJob.objects.filter(status__in=ACTIVE)
         .order_by()
         .values_list("status", "docker_host_id")
-        .annotate(jobs=Count("pk"), oldest=Min(Coalesce("queued_at", "created_at")))
+        .annotate(jobs=Count("pk"), oldest=Min(waiting_since(), filter=is_waiting(now)))
     )
     hosts = {
         pk: (name, kind) for pk, name, kind in ExecutorHost.objects.values_list("pk", "name", "executor_type")
     }
-    depth = {(status, *host): 0 for host in hosts.values() for status in a.ACTIVE_STATUSES}
+    depth: dict[tuple[str, str, str], int] = {
+        (status, *host): 0 for host in hosts.values() for status in ACTIVE
+    }
     oldest: dict[tuple[str, str], datetime] = {}
     for status, host_id, jobs, first in rows:
         host = hosts.get(host_id, ("", ""))
         depth[(status, *host)] = jobs
-        if status in a.WAITING_STATUSES and first is not None:
+        if first is not None:
             oldest[host] = min(first, oldest.get(host, first))
-    now = timezone.now()
     return QueueFigures(
-        depth,
-        {host: (now - oldest[host]).total_seconds() if host in oldest else 0.0 for host in hosts.values()},
+        depth, {host: waiting_age(oldest[host], now) if host in oldest else 0.0 for host in hosts.values()}
     )
 
 
@@ -77,7 +81,7 @@ class QueueGauges:
         )  # fmt: skip
         self._meter.create_observable_gauge(
             a.QUEUE_OLDEST_AGE, callbacks=[self._oldest], unit="s",
-            description="Age of the oldest job waiting to be launched (pending, queued, retrying), per host.",
+            description="Age of the oldest job due and waiting to be launched (pending, queued, retrying).",
         )  # fmt: skip
 
     def _read(self, fresh: bool) -> QueueFigures:

@@ -29,6 +29,8 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from dcm_otel._container_manager import WAITING
+
 from . import attributes as a
 from .state import JobState
 
@@ -128,7 +130,7 @@ class JobSpans:
         stored ids.
         """
         facts = JobFacts.of(job)
-        launch = job.status in a.WAITING_STATUSES
+        launch = job.status in WAITING
         span = self._get_or_start(facts, job.started_at, {
             a.HOST_NAME: job.docker_host.name, a.EXECUTOR_TYPE: job.docker_host.executor_type,
         }, launch)  # fmt: skip

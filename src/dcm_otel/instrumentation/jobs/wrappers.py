@@ -11,27 +11,17 @@ from typing import Any
 
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from dcm_otel._container_manager import ACTIVE
+
 from .spans import JobSpans
 
-#: (module, class, method): calls that act on one run of the job passed as the first argument.
-JOB_CALLS = (
-    ("container_manager.executors.docker", "DockerExecutor", "launch_job"),
-    ("container_manager.executors.docker", "DockerExecutor", "harvest_job"),
-    ("container_manager.executors.mock", "MockExecutor", "launch_job"),
-    ("container_manager.executors.mock", "MockExecutor", "harvest_job"),
-    ("container_manager.management.commands.process_container_jobs", "Command", "handle_job_timeout"),
-)
-#: (module, class, method) whose returned dict is a container's environment.
-ENVIRONMENT_BUILDERS = (
-    ("container_manager.executors.docker", "DockerExecutor", "_build_container_environment"),
-)
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def in_job_span(spans: JobSpans) -> Callable[..., Any]:
     def wrap(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         job = args[0] if args else kwargs.get("job")
-        if job is None or job.status not in ("pending", "queued", "retrying", "launching", "running"):
+        if job is None or job.status not in ACTIVE:
             return wrapped(*args, **kwargs)
         with spans.active(job):
             return wrapped(*args, **kwargs)

@@ -13,6 +13,7 @@ from opentelemetry import metrics
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
+from dcm_otel._container_manager import HOOKS, MODELS, POLLS, TERMINAL
 from dcm_otel.config import Config
 
 from . import job_usage_fields
@@ -22,14 +23,6 @@ from .host_metrics import HOST_GROUPS, observe_host, observe_process
 from .schedule import Monitor
 
 _SCOPE = "dcm_otel.resources"
-_MODELS = "container_manager.models"
-_EXECUTOR = "container_manager.executors.docker"
-#: The processor's poll calls (legacy and queue mode): the first one starts monitoring there.
-_POLLS = (
-    ("container_manager.management.commands.process_container_jobs", "Command", "_process_single_cycle"),
-    ("container_manager.queue", "JobQueueManager", "launch_next_batch"),
-)
-_TERMINAL = ("completed", "failed", "timeout", "cancelled")
 
 
 class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -57,15 +50,16 @@ class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if where == "none":
             return
         self._patches = [
-            (_EXECUTOR, "DockerExecutor", "launch_job", self._launch),
-            (_EXECUTOR, "DockerExecutor", "harvest_job", self._harvest),
+            (*HOOKS["docker.launch"], self._launch),
+            (*HOOKS["docker.harvest"], self._harvest),
         ]
         if where == "all":
             self._start()
         else:
-            self._patches += [(module, cls, method, self._first_poll) for module, cls, method in _POLLS]
+            # The processor's first poll (legacy or queue mode) starts monitoring there.
+            self._patches += [(*hook, self._first_poll) for hook in POLLS.values()]
         self._patched: set[str] = set()
-        for module in {_MODELS, *(patch[0] for patch in self._patches)}:
+        for module in {MODELS, *(patch[0] for patch in self._patches)}:
             wrapt.register_post_import_hook(self._patch_module, module)
 
     def _start(self) -> None:
@@ -75,7 +69,7 @@ class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 return
             self._started = True
         observe_host(self._meter, [g for g in HOST_GROUPS if g in self._config.host_metrics])
-        wrapt.register_post_import_hook(self._start_monitor, _MODELS)
+        wrapt.register_post_import_hook(self._start_monitor, MODELS)
 
     def _start_monitor(self, module: Any) -> None:
         if not self._active or self._monitor is not None:
@@ -111,7 +105,7 @@ class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             return wrapped(*args, **kwargs)
         job_usage_fields.apply(job, usage)  # before the terminal save, which ends the job span
         result = wrapped(*args, **kwargs)
-        if job.status in _TERMINAL and self._usage is not None:
+        if job.status in TERMINAL and self._usage is not None:
             job_usage_fields.store(job, usage)
             self._usage.forget(container_id)
         return result

@@ -18,8 +18,8 @@ from typing import Any
 import docker.errors
 from django.apps import apps
 
+from dcm_otel._container_manager import JobStatus, own_connections
 from dcm_otel.config import Config
-from dcm_otel.health.checks._container_manager import own_connections
 
 from .container_stats import reading
 from .container_usage import ContainerUsage
@@ -42,7 +42,7 @@ def read_running() -> list[tuple[int, str, str, str, float | None]]:
     from container_manager.models import ContainerJob
 
     rows = (
-        ContainerJob.objects.filter(status="running", docker_host__executor_type="docker")
+        ContainerJob.objects.filter(status=JobStatus.RUNNING, docker_host__executor_type="docker")
         .exclude(execution_id="")
         .values_list("docker_host_id", "execution_id", "pk", "docker_image", "started_at")
     )
