@@ -19,12 +19,12 @@ import docker.errors
 from django.apps import apps
 
 from dcm_otel.config import Config
+from dcm_otel.engine_client import HostRef, engine_client
 from dcm_otel.health.checks._container_manager import own_connections
 
 from .container_stats import reading
 from .container_usage import ContainerUsage
 from .docker_host_probes import HostGauges, HostStatus, probe
-from .engine_client import HostRef, engine_client
 
 logger = logging.getLogger("dcm_otel.resources")
 
