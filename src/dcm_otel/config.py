@@ -11,27 +11,40 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
+from dcm_otel.settings_parsing import SECRET_KEY_WORDS, Choice, ConfigError, Problem, choice, url_path
 
-TRACES_EXPORTERS = ("otlp", "console", "none")
-METRICS_EXPORTERS = ("prometheus", "otlp", "console", "none")
-EXEMPLAR_FILTERS = ("always_off", "trace_based", "always_on")
-LOGS_EXPORTERS = ("otlp", "console", "none")
-OTLP_PROTOCOLS = ("grpc", "http/protobuf")
-SAMPLERS = (
+__all__ = ["SECRET_KEY_WORDS", "Config", "ConfigError", "Problem", "load_config"]
+
+# Each choice setting's values are defined once, as its type; the tuples validation names derive from it.
+TracesExporter = Literal["otlp", "console", "none"]
+MetricsExporter = Literal["prometheus", "otlp", "console", "none"]
+LogsExporter = Literal["otlp", "console", "none"]
+ExemplarFilter = Literal["always_off", "trace_based", "always_on"]
+OtlpProtocol = Literal["grpc", "http/protobuf"]
+Sampler = Literal[
     "always_on",
     "always_off",
     "traceidratio",
     "parentbased_always_on",
     "parentbased_always_off",
     "parentbased_traceidratio",
-)
-QUEUE_METRICS = ("processor", "all", "none")  # which process kind observes the queue gauges
-HOST_METRIC_GROUPS = ("cpu", "memory", "filesystem", "disk", "network", "process", "none")
+]
+ProcessKind = Literal["processor", "all", "none"]  # which process kind observes queue or resource figures
+HostMetricGroup = Literal["cpu", "memory", "filesystem", "disk", "network", "process", "none"]
+
+TRACES_EXPORTERS: tuple[TracesExporter, ...] = get_args(TracesExporter)
+METRICS_EXPORTERS: tuple[MetricsExporter, ...] = get_args(MetricsExporter)
+LOGS_EXPORTERS: tuple[LogsExporter, ...] = get_args(LogsExporter)
+EXEMPLAR_FILTERS: tuple[ExemplarFilter, ...] = get_args(ExemplarFilter)
+OTLP_PROTOCOLS: tuple[OtlpProtocol, ...] = get_args(OtlpProtocol)
+SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
+QUEUE_METRICS: tuple[ProcessKind, ...] = get_args(ProcessKind)
+HOST_METRIC_GROUPS: tuple[HostMetricGroup, ...] = get_args(HostMetricGroup)
 DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
 # Case-insensitive fragments of the field, attribute and ``KEY=value`` names whose values are masked.
 DEFAULT_REDACT_KEYS = (
@@ -48,31 +61,6 @@ DEFAULT_REDACT_KEYS = (
 )
 
 
-# Keys whose values are secrets (a scrape token, an API key in the OTLP headers): an error never shows them.
-SECRET_KEY_WORDS = ("token", "headers")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A rejected setting: where it came from, what it was and what would have been accepted."""
-
-    key: str
-    value: object
-    allowed: str
-
-    def __str__(self) -> str:
-        shown = "'***'" if any(word in self.key.lower() for word in SECRET_KEY_WORDS) else repr(self.value)
-        return f"{self.key}={shown} is invalid: expected {self.allowed}"
-
-
-class ConfigError(ValueError):
-    """Raised by :func:`load_config` with every problem found."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(str(p) for p in problems))
-
-
 @dataclass(frozen=True)
 class Config:
     """Everything the providers, exporters and instrumentation need, already parsed."""
@@ -81,18 +69,18 @@ class Config:
     service_version: str | None = None
     environment: str | None = None
     resource_attributes: Mapping[str, str] = field(default_factory=dict)
-    traces_exporter: tuple[str, ...] = ("none",)
-    metrics_exporter: tuple[str, ...] = ("prometheus",)
-    logs_exporter: tuple[str, ...] = ("none",)
+    traces_exporter: tuple[TracesExporter, ...] = ("none",)
+    metrics_exporter: tuple[MetricsExporter, ...] = ("prometheus",)
+    logs_exporter: tuple[LogsExporter, ...] = ("none",)
     otlp_endpoint: str | None = None
-    otlp_protocol: str = "http/protobuf"
+    otlp_protocol: OtlpProtocol = "http/protobuf"
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     otlp_timeout: float = 10.0
-    sampler: str = "parentbased_always_on"
+    sampler: Sampler = "parentbased_always_on"
     sampler_arg: float = 1.0
     sdk_disabled: bool = False
     metric_export_interval: float = 60.0
-    metrics_exemplar_filter: str = "always_off"
+    metrics_exemplar_filter: ExemplarFilter = "always_off"
     metrics_path: str = "/metrics"
     metrics_token: str | None = None  # with metrics_ips unset too, /metrics is open to every caller
     metrics_ips: tuple[IpNetwork, ...] = ()
@@ -103,14 +91,16 @@ class Config:
     instrument_docker: bool = True
     instrument_jobs: bool = True
     job_trace_propagation: bool = True
-    queue_metrics: str = "processor"
+    queue_metrics: ProcessKind = "processor"
     db_sqlcommenter: bool = False
     db_repeated_query_threshold: int = 5
     health: HealthSettings = field(default_factory=HealthSettings)
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     instrument_resources: bool = True
-    resource_metrics: str = "processor"  # process kind that probes Docker hosts, samples containers, system.*
-    host_metrics: tuple[str, ...] = HOST_METRIC_GROUPS[:-1]
+    resource_metrics: ProcessKind = (
+        "processor"  # process kind that probes Docker hosts, samples containers, system.*
+    )
+    host_metrics: tuple[HostMetricGroup, ...] = HOST_METRIC_GROUPS[:-1]
     docker_probe_interval: float = 15.0
     docker_probe_timeout: float = 5.0
     container_stats_interval: float = 10.0
@@ -172,26 +162,19 @@ def _ratio(raw: object) -> float:
     return value
 
 
-def _choice(allowed: tuple[str, ...]) -> Callable[[object], str]:
-    def parse(raw: object) -> str:
-        value = raw.strip().lower() if isinstance(raw, str) else raw
-        if value not in allowed:
-            raise ValueError("one of " + ", ".join(allowed))
-        return str(value)
+def _exporters(allowed: tuple[Choice, ...]) -> Callable[[object], tuple[Choice, ...]]:
+    by_name: dict[str, Choice] = {name: name for name in allowed}
 
-    return parse
-
-
-def _exporters(allowed: tuple[str, ...]) -> Callable[[object], tuple[str, ...]]:
-    def parse(raw: object) -> tuple[str, ...]:
+    def parse(raw: object) -> tuple[Choice, ...]:
         items = raw.split(",") if isinstance(raw, str) else raw
         expected = "a comma-separated string or list of " + ", ".join(allowed)
         if not isinstance(items, list | tuple) or not items:
             raise ValueError(expected)
-        names = tuple(dict.fromkeys(str(i).strip().lower() for i in items))
-        if any(n not in allowed for n in names) or ("none" in names and len(names) > 1):
+        names = [by_name.get(n) for n in dict.fromkeys(str(i).strip().lower() for i in items)]
+        chosen = tuple(n for n in names if n is not None)
+        if len(chosen) < len(names) or ("none" in chosen and len(chosen) > 1):
             raise ValueError(expected + " ('none' alone)")
-        return names
+        return chosen
 
     return parse
 
@@ -243,12 +226,6 @@ def _headers(raw: object) -> dict[str, str]:
     return headers
 
 
-def _path(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.startswith("/") or any(c.isspace() for c in raw):
-        raise ValueError("a URL path starting with '/'")
-    return raw
-
-
 def _repeat_threshold(raw: object) -> int:
     """How many runs of one statement in one request count as an N+1; below 2 every query would."""
     if isinstance(raw, bool) or not isinstance(raw, int | str):
@@ -265,7 +242,7 @@ def _repeat_threshold(raw: object) -> int:
 def _paths(raw: object) -> tuple[str, ...]:
     if isinstance(raw, str) or not isinstance(raw, list | tuple):
         raise ValueError("a list of URL path prefixes starting with '/'")
-    return tuple(_path(p) for p in raw)
+    return tuple(url_path(p) for p in raw)
 
 
 def _redact_keys(raw: object) -> tuple[str, ...]:
@@ -296,15 +273,15 @@ KEYS: tuple[Key, ...] = (
     Key("metrics_exporter", _exporters(METRICS_EXPORTERS), "OTEL_METRICS_EXPORTER"),
     Key("logs_exporter", _exporters(LOGS_EXPORTERS), "OTEL_LOGS_EXPORTER"),
     Key("otlp_endpoint", _endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
-    Key("otlp_protocol", _choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    Key("otlp_protocol", choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
     Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS"),
     Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
-    Key("sampler", _choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
+    Key("sampler", choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
     Key("sdk_disabled", _bool, "OTEL_SDK_DISABLED"),
     Key("metric_export_interval", _positive_float, "OTEL_METRIC_EXPORT_INTERVAL", _millis_env),
-    Key("metrics_exemplar_filter", _choice(EXEMPLAR_FILTERS), "OTEL_METRICS_EXEMPLAR_FILTER"),
-    Key("metrics_path", _path, "DCM_OTEL_METRICS_PATH"),
+    Key("metrics_exemplar_filter", choice(EXEMPLAR_FILTERS), "OTEL_METRICS_EXEMPLAR_FILTER"),
+    Key("metrics_path", url_path, "DCM_OTEL_METRICS_PATH"),
     Key("metrics_token", parse_token, "DCM_OTEL_METRICS_TOKEN"),
     Key("metrics_ips", parse_networks, "DCM_OTEL_METRICS_IPS", lambda raw: parse_networks(raw.split(","))),
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
@@ -314,13 +291,13 @@ KEYS: tuple[Key, ...] = (
     Key("instrument_docker", _bool),
     Key("instrument_jobs", _bool),
     Key("job_trace_propagation", _bool, "DCM_OTEL_JOB_TRACE_PROPAGATION"),
-    Key("queue_metrics", _choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
+    Key("queue_metrics", choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
     Key("db_sqlcommenter", _bool, "DCM_OTEL_DB_SQLCOMMENTER"),
     Key("db_repeated_query_threshold", _repeat_threshold, "DCM_OTEL_DB_REPEATED_QUERY_THRESHOLD"),
     Key("health", parse_health),
     Key("redact_keys", _redact_keys, "DCM_OTEL_REDACT_KEYS"),
     Key("instrument_resources", _bool),
-    Key("resource_metrics", _choice(QUEUE_METRICS), "DCM_OTEL_RESOURCE_METRICS"),
+    Key("resource_metrics", choice(QUEUE_METRICS), "DCM_OTEL_RESOURCE_METRICS"),
     Key("host_metrics", _exporters(HOST_METRIC_GROUPS), "DCM_OTEL_HOST_METRICS"),
     Key("docker_probe_interval", _positive_float, "DCM_OTEL_DOCKER_PROBE_INTERVAL"),
     Key("docker_probe_timeout", _positive_float, "DCM_OTEL_DOCKER_PROBE_TIMEOUT"),

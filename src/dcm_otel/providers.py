@@ -37,6 +37,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExport
 
 from dcm_otel import logs
 from dcm_otel.config import Config
+from dcm_otel.config import ExemplarFilter as ExemplarFilterName
 from dcm_otel.logs.sdk_log_limit import limit_export_logs
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.telemetry_resource import build_resource
@@ -45,7 +46,7 @@ logger = logging.getLogger("dcm_otel")
 
 # Exemplars cost a reservoir offer on every measurement (about a tenth of a request's telemetry cost) and
 # the Prometheus exposition drops them, so they are off unless asked for.
-EXEMPLAR_FILTERS: dict[str, type[ExemplarFilter]] = {
+EXEMPLAR_FILTERS: dict[ExemplarFilterName, type[ExemplarFilter]] = {
     "always_off": AlwaysOffExemplarFilter,
     "trace_based": TraceBasedExemplarFilter,
     "always_on": AlwaysOnExemplarFilter,
@@ -65,6 +66,8 @@ class Telemetry:
     prometheus: PrometheusEndpoint | None = None
     destinations: dict[str, str] = field(default_factory=dict)
     owned: bool = True
+    #: ``shutdown_timeout`` of the config; the runtime updates it when settings apply after the providers.
+    shutdown_timeout: float = Config.shutdown_timeout
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush and stop what we own, within ``timeout`` seconds (``shutdown_timeout``) in all; a provider
@@ -80,7 +83,7 @@ class Telemetry:
             return
         providers = (self.tracer_provider, self.meter_provider, self.logger_provider)
         stops = [stop for p in providers if (stop := getattr(p, "shutdown", None)) is not None]
-        deadline = _shutdown_timeout() if timeout is None else timeout
+        deadline = self.shutdown_timeout if timeout is None else timeout
         unfinished = _run_with_deadline(stops, deadline)
         if unfinished:
             logger.warning(
@@ -91,14 +94,6 @@ class Telemetry:
             )
         if self.prometheus is not None:
             self.prometheus.shutdown()
-
-
-def _shutdown_timeout() -> float:
-    """The configured deadline; read at exit because the providers are made before settings may apply."""
-    from dcm_otel import runtime
-
-    state = runtime.current()
-    return (state.config if state is not None else Config()).shutdown_timeout
 
 
 def _run_with_deadline(calls: Sequence[Callable[[], object]], timeout: float) -> int:
@@ -302,6 +297,7 @@ def setup_providers(config: Config) -> Telemetry:
             "metrics": _summary(metric_destinations),
             "logs": _summary(logs),
         },
+        shutdown_timeout=config.shutdown_timeout,
     )
 
 

@@ -8,7 +8,6 @@ work and the others find it done.
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import signal
@@ -92,6 +91,7 @@ def init(settings: Mapping[str, object] | None = None, caller: FrameType | None 
         if _state is not None:
             return _adopt_settings(_state, config)
         _state = State(config, None)
+        _hand_over(_state)
         if config.sdk_disabled:
             logger.info("dcm_otel: OTEL_SDK_DISABLED is true; no telemetry is set up")
             return _state
@@ -101,7 +101,7 @@ def init(settings: Mapping[str, object] | None = None, caller: FrameType | None 
             logger.info("dcm_otel: telemetry will start in each worker after fork")
         else:
             _start(_state)
-        _instrument(config)
+        _instrument(_state)
         return _state
 
 
@@ -124,6 +124,8 @@ def _adopt_settings(state: State, config: Config) -> State:
         )
     state.config = config
     state.from_settings = True
+    _hand_over(state)
+    _reconfigure(config)
     return state
 
 
@@ -163,9 +165,21 @@ def _start(state: State) -> None:
 
     telemetry = setup_providers(state.config)
     state.telemetry = telemetry
+    _hand_over(state)
     atexit.register(telemetry.shutdown)
     _flush_on_sigterm()
     _announce(state)
+
+
+def _hand_over(state: State) -> None:
+    """The config flows down from here: to what Django and logging build (:mod:`dcm_otel.handover`) and to
+    the providers' flush at exit."""
+    from dcm_otel import handover
+
+    telemetry = state.telemetry
+    handover.hand_over(state.config, telemetry.prometheus if telemetry is not None else None)
+    if telemetry is not None:
+        telemetry.shutdown_timeout = state.config.shutdown_timeout
 
 
 def _announce(state: State) -> None:
@@ -193,19 +207,31 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)
 
 
-# (config flag, module, class): the instrumentors init() switches on, each in the contrib pattern.
-_INSTRUMENTORS = (
-    ("instrument_django", "dcm_otel.instrumentation.django", "DjangoInstrumentor"),
-    ("instrument_db", "dcm_otel.instrumentation.db", "DjangoDbInstrumentor"),
-    ("instrument_docker", "dcm_otel.instrumentation.docker", "DockerInstrumentor"),
-    ("instrument_jobs", "dcm_otel.instrumentation.jobs", "JobsInstrumentor"),
-    ("instrument_resources", "dcm_otel.instrumentation.resource_usage", "ResourcesInstrumentor"),
-)
+def _instrument(state: State) -> None:
+    """Each instrumentor the config switches on gets the config and, once they exist, the providers (under
+    ``--preload`` they are made after fork: the instrumentors take the global ones then)."""
+    from dcm_otel.instrumentation import INSTRUMENTORS
 
-
-def _instrument(config: Config) -> None:
-    for flag, module, name in _INSTRUMENTORS:
-        if getattr(config, flag):
-            instrumentor = getattr(importlib.import_module(module), name)()
+    config, telemetry = state.config, state.telemetry
+    providers: dict[str, object] = {}
+    if telemetry is not None:
+        providers = {"tracer_provider": telemetry.tracer_provider, "meter_provider": telemetry.meter_provider}
+    for registered in INSTRUMENTORS:
+        if getattr(config, registered.flag):
+            instrumentor = registered.load()()
             if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument()
+                instrumentor.instrument(config=config, on_apps_ready=init, **providers)
+
+
+def _reconfigure(config: Config) -> None:
+    """``DCM_OTEL`` read after the instrumentors were instrumented from the environment alone: each that
+    reads settings per request or query follows it. Which instrumentors run, and what the others read at
+    ``instrument()``, stays as the environment set it (issue 19: the place to re-instrument them)."""
+    from dcm_otel.instrumentation import INSTRUMENTORS, Reconfigurable
+
+    for registered in INSTRUMENTORS:
+        if registered.module not in sys.modules:  # never imported, so never instrumented
+            continue
+        instrumentor = registered.load()()
+        if instrumentor.is_instrumented_by_opentelemetry and isinstance(instrumentor, Reconfigurable):
+            instrumentor.reconfigure(config)

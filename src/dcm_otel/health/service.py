@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from dcm_otel import handover
 from dcm_otel.config import Config
 from dcm_otel.health.registry import resolve
 from dcm_otel.health.runner import Runner
@@ -14,16 +15,15 @@ _runner: Runner | None = None
 
 
 def configuration() -> Config:
-    """The config ``init()`` loaded; or, in a process that never called it, ``DCM_OTEL`` read now."""
+    """The config ``init()`` handed over; or, in a process that never called it, ``DCM_OTEL`` read now."""
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    from dcm_otel import runtime
     from dcm_otel.config import ConfigError, load_config
 
-    state = runtime.current()
-    if state is not None:
-        return state.config
+    config = handover.handed_over()
+    if config is not None:
+        return config
     try:
         return load_config(getattr(settings, "DCM_OTEL", {}))
     except ConfigError as exc:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
+from dcm_otel.settings_parsing import ConfigError, Problem, url_path
 
-DOCKER_POLICIES = ("all", "any")
+DockerPolicy = Literal["all", "any"]  # or a minimum number of hosts
+DOCKER_POLICIES: tuple[DockerPolicy, ...] = get_args(DockerPolicy)
 DEFAULT_CHECKS = ("database", "docker", "queue")
 
 
@@ -26,7 +28,7 @@ class HealthSettings:
     timeout: float = 1.5
     timeouts: Mapping[str, float] = field(default_factory=dict)
     cache_ttl: float = 2.0
-    docker_policy: str | int = "all"
+    docker_policy: DockerPolicy | int = "all"
     queue_max_age: float = 600.0
     heartbeat_max_age: float = 120.0
     details_token: str | None = None
@@ -45,12 +47,6 @@ def _seconds(raw: object, allow_zero: bool = False) -> float:
     if raw == float("inf") or raw != raw or raw < 0 or (raw == 0 and not allow_zero):
         raise ValueError(allowed)
     return float(raw)
-
-
-def _path(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.startswith("/") or any(c.isspace() for c in raw):
-        raise ValueError("a URL path starting with '/'")
-    return raw
 
 
 def _checks(raw: object) -> tuple[str, ...]:
@@ -72,9 +68,10 @@ def _timeouts(raw: object) -> dict[str, float]:
         raise ValueError(allowed) from None
 
 
-def _docker_policy(raw: object) -> str | int:
-    if raw in DOCKER_POLICIES:
-        return str(raw)
+def _docker_policy(raw: object) -> DockerPolicy | int:
+    for policy in DOCKER_POLICIES:
+        if raw == policy:
+            return policy
     if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
         return raw
     raise ValueError("'all', 'any' or a minimum number of hosts (an integer of at least 1)")
@@ -87,8 +84,8 @@ def _bool(raw: object) -> bool:
 
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
-    "live_path": _path,
-    "ready_path": _path,
+    "live_path": url_path,
+    "ready_path": url_path,
     "checks": _checks,
     "timeout": _seconds,
     "timeouts": _timeouts,
@@ -104,8 +101,6 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
 
 def parse_health(raw: object) -> HealthSettings:
     """The parser of the ``health`` key; raises ``ConfigError`` naming each invalid sub-key."""
-    from dcm_otel.config import ConfigError, Problem  # config imports this module
-
     key = "DCM_OTEL['health']"
     if not isinstance(raw, Mapping):
         raise ConfigError([Problem(key, raw, "a dict with keys " + ", ".join(_PARSERS))])

@@ -17,8 +17,7 @@ from opentelemetry import trace
 from pythonjsonlogger.json import JsonEncoder
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-from dcm_otel import runtime
-from dcm_otel.config import Config
+from dcm_otel import handover
 
 from . import fields as f
 
@@ -54,10 +53,9 @@ class JsonFormatter(OrjsonFormatter):
 
     def _context_fields(self) -> dict[str, str]:
         """service.name, the environment and the current span's ids: the same for every record of one span
-        under one configuration (``init()`` replaces the process's state), so formatted once per span."""
-        state = runtime.current()
+        under one configuration (``init()`` hands over a new one), so formatted once per span."""
+        config = handover.config()
         span_context = trace.get_current_span().get_span_context()
-        if self._context[0] is not state or self._context[1] is not span_context:
-            identity = f.identity(state.config if state is not None else Config())
-            self._context = (state, span_context, identity | f.correlation(span_context))
+        if self._context[0] is not config or self._context[1] is not span_context:
+            self._context = (config, span_context, f.identity(config) | f.correlation(span_context))
         return self._context[2]

@@ -18,6 +18,8 @@ from typing import Any
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from dcm_otel import handover
+
 from .fields import STANDARD_ATTRIBUTES
 
 MASK = "***"
@@ -126,11 +128,8 @@ def _mask_match(match: re.Match[str]) -> str:
 
 
 def configured_redactor() -> Redactor:
-    from dcm_otel import runtime
-    from dcm_otel.config import Config
-
-    state = runtime.current()
-    return Redactor((state.config if state is not None else Config()).redact_keys)
+    """With the ``redact_keys`` that ``init()`` handed over (the defaults before it)."""
+    return Redactor(handover.config().redact_keys)
 
 
 class RedactingFilter(logging.Filter):

@@ -5,23 +5,23 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from dcm_otel import runtime
+from dcm_otel import handover
 from dcm_otel.access_control import from_networks, token_matches
 from dcm_otel.config import Config
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """The Prometheus exposition of this server's metrics (every worker's, under gunicorn), to the callers
-    ``metrics_token`` / ``metrics_ips`` allow when either is set."""
-    state = runtime.current()
-    if not may_scrape(request, state.config if state is not None else Config()):
+    ``metrics_token`` / ``metrics_ips`` allow when either is set; config and endpoint as ``init()`` handed
+    them over (:mod:`dcm_otel.handover`)."""
+    if not may_scrape(request, handover.config()):
         return HttpResponse(
             "Forbidden\n",
             status=403,
             content_type="text/plain; charset=utf-8",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    endpoint = state.telemetry.prometheus if state is not None and state.telemetry is not None else None
+    endpoint = handover.prometheus()
     if endpoint is None:
         return HttpResponse(
             "The prometheus metrics exporter is not enabled (DCM_OTEL['metrics_exporter']).\n",

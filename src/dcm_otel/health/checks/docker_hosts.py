@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from dcm_otel._container_manager import installed, own_connections
 from dcm_otel.config import Config
+from dcm_otel.engine_client import HostRef, engine_client
 from dcm_otel.health.results import CheckFunction, Outcome, describe, failing, ok, skipped
-from dcm_otel.instrumentation.resource_usage.engine_client import HostRef, engine_client
 
 if TYPE_CHECKING:
     from container_manager.models import ExecutorHost

@@ -17,6 +17,8 @@ through :mod:`dcm_otel.sdk_shortcuts`.
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
 ``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
 SQLite: it has no server log to correlate, and a comment unique to every query defeats its statement cache.
+``instrument(config=..., tracer_provider=..., meter_provider=...)``; without ``config=``, ``Config()``'s
+defaults (no sqlcommenter).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from dcm_otel import runtime
+from dcm_otel.config import Config
+from dcm_otel.instrumentation import config_of
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.db.sql import CACHE_SIZE, summarize
 from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
@@ -122,7 +125,8 @@ def traceparent_comment(span: trace.Span) -> str:
 class QueryTracer:
     """The wrapt wrapper: ``(sql, params, many, executor)`` in, the driver's result out."""
 
-    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter) -> None:
+    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, sqlcommenter: bool = False) -> None:
+        self.sqlcommenter = sqlcommenter
         self.spans = SpanStarter(tracer)
         self.duration = meter.create_histogram(
             "db.client.operation.duration",
@@ -142,7 +146,7 @@ class QueryTracer:
         target = target_of(instance.db)
         shape = shape_of(target, sql if isinstance(sql, str) else "")
         span = None
-        if target.system != "sqlite" and _sqlcommenter() and isinstance(sql, str):
+        if target.system != "sqlite" and self.sqlcommenter and isinstance(sql, str):
             # The comment needs the span's id before the query runs, so this span cannot wait.
             span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes)
             args = (sql + traceparent_comment(span), *args[1:])
@@ -194,11 +198,6 @@ class QueryTracer:
             self.duration.record((end - start) / 1e9, {**shape.metric_attributes, "error.type": error})
 
 
-def _sqlcommenter() -> bool:
-    state = runtime.current()
-    return state is not None and state.config.db_sqlcommenter
-
-
 class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces every Django DB query, whatever the backend, with :class:`QueryTracer`."""
 
@@ -210,9 +209,14 @@ class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"))
+        self._tracer = QueryTracer(tracer, meter, config_of(kwargs).db_sqlcommenter)
         wrapt.wrap_function_wrapper(
-            "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", QueryTracer(tracer, meter)
+            "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", self._tracer
         )
+
+    def reconfigure(self, config: Config) -> None:
+        """``DCM_OTEL`` loaded after ``instrument()``: the next queries follow its ``db_sqlcommenter``."""
+        self._tracer.sqlcommenter = config.db_sqlcommenter
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from django.db.backends.utils import CursorWrapper

@@ -5,16 +5,25 @@ stable conventions. The middleware must be in ``settings.MIDDLEWARE`` before Dja
 which happens after ``django.setup()``; when settings are not loaded yet (the ``init()`` line in
 settings.py, or the ``opentelemetry-instrument`` launch), it is inserted right after the app registry is
 populated, and the settings-side ``init()`` runs there too so ``DCM_OTEL`` applies.
+
+``instrument(config=..., tracer_provider=..., meter_provider=...)`` binds them on the middleware class,
+since Django, not us, builds the middleware; ``on_apps_ready`` is what :func:`dcm_otel.init` passes to be
+called again once the app registry is populated. Without ``config=`` the middleware has ``Config()``'s
+defaults (``DCM_OTEL`` applies through ``dcm_otel.init()``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
+
+from dcm_otel.config import Config
+from dcm_otel.instrumentation import config_of
 
 from .middleware import TelemetryMiddleware
 
@@ -36,11 +45,11 @@ def _remove_middleware() -> None:
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE]
 
 
-def _after_populate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _after_populate(
+    on_apps_ready: Callable[[], object], wrapped: Any, instance: Any, args: Any, kwargs: Any
+) -> Any:
     result = wrapped(*args, **kwargs)
-    from dcm_otel import runtime
-
-    runtime.init()
+    on_apps_ready()
     _insert_middleware()
     return result
 
@@ -54,10 +63,22 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         from django.conf import settings
 
+        TelemetryMiddleware.bind(
+            config_of(kwargs), kwargs.get("tracer_provider"), kwargs.get("meter_provider")
+        )
         if settings.configured:
             _insert_middleware()
         else:
-            wrapt.wrap_function_wrapper("django.apps.registry", "Apps.populate", _after_populate)
+            on_apps_ready: Callable[[], object] = kwargs.get("on_apps_ready") or _nothing
+            wrapt.wrap_function_wrapper(
+                "django.apps.registry", "Apps.populate", partial(_after_populate, on_apps_ready)
+            )
+
+    def reconfigure(self, config: Config) -> None:
+        """``DCM_OTEL`` loaded after ``instrument()``: the middleware Django builds from now on follows it."""
+        TelemetryMiddleware.bind(
+            config, TelemetryMiddleware.tracer_provider, TelemetryMiddleware.meter_provider
+        )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from django.apps.registry import Apps
@@ -65,3 +86,7 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if isinstance(Apps.populate, wrapt.FunctionWrapper):
             unwrap(Apps, "populate")
         _remove_middleware()
+
+
+def _nothing() -> None:
+    return None

@@ -24,7 +24,6 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from dcm_otel import runtime
 from dcm_otel.config import Config
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.prometheus.views import metrics_view
@@ -93,20 +92,36 @@ _ROUTES: dict[str, str] = {}
 
 
 class TelemetryMiddleware:
-    """First middleware of the chain, so its span and duration cover all the others."""
+    """First middleware of the chain, so its span and duration cover all the others.
+
+    Django builds it, so :class:`~.instrumentor.DjangoInstrumentor` binds what it needs on the class first
+    (:meth:`bind`); unbound, it has the defaults and the global providers.
+    """
 
     sync_capable = True
     async_capable = False
+    config = Config()
+    tracer_provider: trace.TracerProvider | None = None
+    meter_provider: metrics.MeterProvider | None = None
+
+    @classmethod
+    def bind(
+        cls,
+        config: Config,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        """What the instances Django builds from now on use."""
+        cls.config, cls.tracer_provider, cls.meter_provider = config, tracer_provider, meter_provider
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         from dcm_otel import __version__
 
         self.get_response = get_response
-        state = runtime.current()
-        self.config = state.config if state is not None else Config()
+        self.config = type(self).config
         self.excluded = self.config.excluded_paths
-        self.spans = SpanStarter(trace.get_tracer("dcm_otel.django", __version__))
-        meter = metrics.get_meter("dcm_otel.django", __version__)
+        self.spans = SpanStarter(trace.get_tracer("dcm_otel.django", __version__, self.tracer_provider))
+        meter = metrics.get_meter("dcm_otel.django", __version__, self.meter_provider)
         self.durations = BoundHistograms(
             meter.create_histogram(
                 "http.server.request.duration",

@@ -2,20 +2,30 @@
 
 Nothing of the SDK runs here: :meth:`TracedCall.finish` hands the call to the
 :class:`~.deferred.Materializer`, once, by whichever comes last: the method's return, its exception, or
-the end of the stream it returned.
+the end of the stream it returned. The materializer is known here by what a call asks of it
+(:class:`Sink`), so this module does not import the one that imports it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from time import time_ns
+from typing import Protocol
 
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from .attributes import ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
-from .deferred import Attributes, Materializer
+from .subjects import Attributes
+
+
+class Sink(Protocol):
+    """What a call needs of the :class:`~.deferred.Materializer`."""
+
+    def reserve(self, parent: Context) -> SpanContext | None: ...
+
+    def submit(self, call: TracedCall) -> None: ...
 
 
 def error_type(error: BaseException) -> str:
@@ -43,7 +53,7 @@ class TracedCall:
 
     def __init__(
         self,
-        materializer: Materializer,
+        materializer: Sink,
         name: str,
         attributes: Attributes,
         parent: Context,

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel._container_manager import ENVIRONMENT_BUILDERS, JOB_CALLS, JOB_MODEL, MODELS, POLLS
+from dcm_otel.instrumentation import config_of
 
 from .lifecycle import Lifecycle
 from .processor import Processor
@@ -28,18 +29,19 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Job lifecycle metrics, logs and spans, processor polls and queue gauges for django-container-manager.
 
     ``instrument(trace_propagation=..., queue_metrics=...)`` override the ``job_trace_propagation`` and
-    ``queue_metrics`` settings; ``tracer_provider`` / ``meter_provider`` like the contrib instrumentors.
+    ``queue_metrics`` of ``config=`` (``Config()``'s defaults without it); ``tracer_provider`` /
+    ``meter_provider`` like the contrib instrumentors.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("django-container-manager >= 1.0",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        from dcm_otel import __version__, runtime
+        from dcm_otel import __version__
 
-        state = runtime.current()
-        propagate = kwargs.get("trace_propagation", state.config.job_trace_propagation if state else True)
-        queue_metrics = kwargs.get("queue_metrics", state.config.queue_metrics if state else "processor")
+        config = config_of(kwargs)
+        propagate = kwargs.get("trace_propagation", config.job_trace_propagation)
+        queue_metrics = kwargs.get("queue_metrics", config.queue_metrics)
         tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
         meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"))
         spans = JobSpans(tracer)

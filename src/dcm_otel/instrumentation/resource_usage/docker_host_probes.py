@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, CallbackT, Observation
 
+from dcm_otel.engine_client import HostRef, engine_client
+
 from . import attributes as a
-from .engine_client import HostRef, engine_client
 
 #: Engine ``info`` fields -> (metric, extra attributes).
 _INFO = {

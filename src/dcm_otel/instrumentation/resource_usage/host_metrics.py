@@ -32,8 +32,12 @@ from opentelemetry.semconv._incubating.attributes.system_attributes import (
 from opentelemetry.semconv._incubating.metrics import process_metrics as pm
 from opentelemetry.semconv._incubating.metrics import system_metrics as sm
 
+from dcm_otel.config import HOST_METRIC_GROUPS, HostMetricGroup
+
 #: Host groups, observed in the process kind ``resource_metrics`` picks; ``process`` in every process.
-HOST_GROUPS = ("cpu", "memory", "filesystem", "disk", "network")
+HOST_GROUPS: tuple[HostMetricGroup, ...] = tuple(
+    g for g in HOST_METRIC_GROUPS if g not in ("process", "none")
+)
 _SKIPPED_NICS = ("veth",)
 _SKIPPED_DISKS = ("loop", "ram", "zram")
 _MEMORY_STATES = ("used", "free", "cached", "buffers")

@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel._container_manager import HOOKS, MODELS, POLLS, TERMINAL
-from dcm_otel.config import Config
+from dcm_otel.instrumentation import config_of
 
 from . import job_usage_fields
 from .container_usage import ContainerUsage
@@ -26,16 +26,16 @@ _SCOPE = "dcm_otel.resources"
 
 
 class ResourcesInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """``instrument(resource_metrics=..., meter_provider=...)`` override the setting and the provider."""
+    """``instrument(config=..., meter_provider=...)``; ``resource_metrics=...`` overrides the config's
+    (``Config()``'s defaults without ``config=``)."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("psutil >= 5.9",)
 
     def _instrument(self, **kwargs: Any) -> None:
-        from dcm_otel import __version__, runtime
+        from dcm_otel import __version__
 
-        state = runtime.current()
-        config = state.config if state else Config()
+        config = config_of(kwargs)
         where = kwargs.get("resource_metrics", config.resource_metrics)
         self._meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"))
         self._config = config

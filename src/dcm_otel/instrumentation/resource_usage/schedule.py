@@ -20,11 +20,11 @@ from django.apps import apps
 
 from dcm_otel._container_manager import JobStatus, own_connections
 from dcm_otel.config import Config
+from dcm_otel.engine_client import HostRef, engine_client
 
 from .container_stats import reading
 from .container_usage import ContainerUsage
 from .docker_host_probes import HostGauges, HostStatus, probe
-from .engine_client import HostRef, engine_client
 
 logger = logging.getLogger("dcm_otel.resources")
 

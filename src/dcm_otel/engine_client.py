@@ -1,4 +1,7 @@
-"""Our own Engine calls: a client per call with the per-host timeout, made without Docker SDK spans."""
+"""Our own Engine calls: a client per call with the per-host timeout, made without Docker SDK spans.
+
+Shared by the ``docker`` readiness check and the resource sampler, below both, so that neither package
+imports the other."""
 
 from __future__ import annotations
 
