@@ -1,6 +1,6 @@
-"""dcm_otel.sdk_shortcuts against the SDK's own path: the same spans and the same metric points, the shortcut
-really taken where it should be, and the SDK's path where it must be. These fail if the SDK internals the
-module relies on change underneath (the SDK is pinned ~=1.45.2)."""
+"""The shortcuts of dcm_otel._sdk against the SDK's own path: the same spans and the same metric points, the
+shortcut really taken where it should be, and the SDK's path where it must be or where a feature check turns
+it off. These fail if the SDK internals the modules rely on change underneath (the SDK is pinned ==1.45.2)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, DEFAULT_ON, ParentBased, Sampler
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
 
+from dcm_otel._sdk import (
+    bound_histograms,
+    preset_ids,
+    proxy_providers,
+    span_processor_order,
+    span_starter,
+    suppression,
+)
+from dcm_otel._sdk.bound_histograms import BoundHistogram, BoundHistograms
+from dcm_otel._sdk.feature_check import FeatureCheck
+from dcm_otel._sdk.span_starter import SpanStarter
 from dcm_otel.config import Config
 from dcm_otel.providers import EXEMPLAR_FILTERS, build_sampler
-from dcm_otel.sdk_shortcuts import BoundHistogram, BoundHistograms, SpanStarter
 
 ATTRIBUTES: dict[str, str | int] = {
     "db.system.name": "sqlite",
@@ -247,3 +257,142 @@ def test_dcm_otel_defaults_take_both_shortcuts() -> None:
         recorder.record(2.0)
     assert [s.name for s in exporter.get_finished_spans()] == ["warm", "root"]
     assert _points(reader)[0][2][:2] == (2, 3.0)
+
+
+FEATURES = {
+    "span starter": span_starter.FEATURE,
+    "bound histograms": bound_histograms.FEATURE,
+    "preset span ids": preset_ids.FEATURE,
+    "span processor order": span_processor_order.FEATURE,
+    "suppression keys": suppression.FEATURE,
+    "proxy providers": proxy_providers.FEATURE,
+}
+
+
+@pytest.mark.parametrize("name", FEATURES)
+def test_each_feature_check_finds_the_fast_path_on_the_pinned_sdk(name: str) -> None:
+    feature = FEATURES[name]
+    assert feature.name == name
+    assert feature.available()
+    assert FeatureCheck(name, "", feature._probe).available()  # the probe itself, not a cached answer
+
+
+def _turn_off(monkeypatch: pytest.MonkeyPatch, feature: FeatureCheck) -> None:
+    """As if the probe had failed on another SDK: its check runs again, and fails."""
+
+    def changed() -> None:
+        raise AttributeError("changed underneath")
+
+    monkeypatch.setattr(feature, "_probe", changed)
+    monkeypatch.setattr(feature, "_available", None)
+
+
+def test_a_shortcut_turned_off_says_so_once(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    _turn_off(monkeypatch, span_starter.FEATURE)
+    caplog.set_level("INFO", logger="dcm_otel")
+    tracer, _ = _pipeline()
+    for _ in range(2):
+        SpanStarter(tracer).start("q", None, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert [r.getMessage() for r in caplog.records if r.name == "dcm_otel"] == [
+        "dcm_otel: SDK shortcut span starter is off (AttributeError: changed underneath); "
+        "spans start through Tracer.start_span"
+    ]
+
+
+@pytest.mark.parametrize("parent", ["root", "local", "remote", "remote, not sampled"])
+def test_with_the_span_starter_off_spans_are_the_same(monkeypatch: pytest.MonkeyPatch, parent: str) -> None:
+    _turn_off(monkeypatch, span_starter.FEATURE)
+    tracer, exporter = _pipeline()
+    spans = _both_ways(tracer, exporter, _parents(tracer)[parent])
+    if spans:
+        assert _content(spans[1]) == _content(spans[0])
+    with mock.patch.object(ParentBased, "should_sample", wraps=DEFAULT_ON.should_sample) as sampler:
+        SpanStarter(tracer).start("q", None, SpanKind.CLIENT, ATTRIBUTES).end()
+    assert sampler.called  # the public path
+
+
+def test_with_bound_histograms_off_points_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    _turn_off(monkeypatch, bound_histograms.FEATURE)
+    results = []
+    for bound in (False, True):
+        reader = InMemoryMetricReader()
+        histogram = MeterProvider(metric_readers=[reader]).get_meter("test").create_histogram("d")
+        recorder = BoundHistogram(histogram, ATTRIBUTES)
+        for value in (0.001, 0.2, 3.0, -1.0):
+            recorder.record(value) if bound else histogram.record(value, ATTRIBUTES)
+        results.append(_points(reader))
+    assert results[0] == results[1]
+    assert recorder._aggregations == ()  # the public path
+
+
+def test_preset_ids_give_a_span_the_ids_chosen_earlier() -> None:
+    tracer, exporter = _pipeline()
+    own = tracer.id_generator
+    assert preset_ids.install(tracer) is own
+    assert preset_ids.install(tracer) is own  # once per tracer
+    wanted = SpanContext(0xABC, 0xDEF, False)
+    with preset_ids.preset_span_ids(wanted):
+        tracer.start_span("preset", context=context.Context()).end()
+    tracer.start_span("fresh", context=context.Context()).end()
+    preset, fresh = exporter.get_finished_spans()
+    assert preset.context is not None
+    assert fresh.context is not None
+    assert (preset.context.trace_id, preset.context.span_id) == (0xABC, 0xDEF)
+    assert fresh.context.span_id != 0xDEF
+    preset_ids.uninstall(tracer)
+    assert tracer.id_generator is own
+
+
+def test_with_preset_ids_off_spans_get_their_own_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    _turn_off(monkeypatch, preset_ids.FEATURE)
+    tracer, exporter = _pipeline()
+    own = tracer.id_generator
+    assert preset_ids.install(tracer) is None
+    assert tracer.id_generator is own
+    with preset_ids.preset_span_ids(SpanContext(0xABC, 0xDEF, False)):
+        tracer.start_span("fresh", context=context.Context()).end()
+    span = exporter.get_finished_spans()[0]
+    assert span.context is not None
+    assert span.context.span_id != 0xDEF
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["first", "appended"])
+def test_a_processor_added_first_flushes_first(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    if not fast:
+        _turn_off(monkeypatch, span_processor_order.FEATURE)
+    provider = TracerProvider()
+    flushed: list[str] = []
+    exporting, drain = mock.Mock(), mock.Mock()
+    exporting.force_flush.side_effect = lambda timeout_millis=0: flushed.append("export") or True
+    drain.force_flush.side_effect = lambda timeout_millis=0: flushed.append("drain") or True
+    provider.add_span_processor(exporting)
+    span_processor_order.add_first(provider, drain)
+    provider.force_flush()
+    assert flushed == (["drain", "export"] if fast else ["export", "drain"])
+    span_processor_order.remove(provider, drain)
+    flushed.clear()
+    provider.force_flush()
+    assert flushed == (["export"] if fast else ["export", "drain"])
+
+
+def test_the_suppression_keys_are_those_of_the_public_context_managers() -> None:
+    from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY
+
+    private = (_SUPPRESS_INSTRUMENTATION_KEY, _SUPPRESS_HTTP_INSTRUMENTATION_KEY)
+    keys = (suppression.SUPPRESS_INSTRUMENTATION_KEY, suppression.SUPPRESS_HTTP_INSTRUMENTATION_KEY)
+    assert keys == private
+    assert suppression._public_keys() == private  # the fallback's, learnt through the public API
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["private classes", "by module"])
+def test_proxy_providers_are_told_from_real_ones(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    from opentelemetry._logs._internal import ProxyLoggerProvider
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+    from opentelemetry.sdk._logs import LoggerProvider
+
+    if not fast:
+        monkeypatch.setattr(proxy_providers, "_PROXIES", None)
+    assert proxy_providers.meter_provider_unset(_ProxyMeterProvider())
+    assert not proxy_providers.meter_provider_unset(MeterProvider())
+    assert proxy_providers.logger_provider_unset(ProxyLoggerProvider())
+    assert not proxy_providers.logger_provider_unset(LoggerProvider())

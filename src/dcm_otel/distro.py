@@ -12,7 +12,8 @@ from importlib.metadata import EntryPoint
 from typing import Any
 
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
-from opentelemetry.sdk._configuration import _BaseConfigurator
+
+from dcm_otel._sdk.base_configurator import BaseConfigurator
 
 # Entry points of other instrumentors that ours replace.
 REPLACED_INSTRUMENTORS = frozenset({"django"})
@@ -30,7 +31,7 @@ class DcmOtelDistro(BaseDistro):  # type: ignore[misc]
         super().load_instrumentor(entry_point, **kwargs)
 
 
-class DcmOtelConfigurator(_BaseConfigurator):
+class DcmOtelConfigurator(BaseConfigurator):
     """Sets up providers the way ``dcm_otel.init()`` does."""
 
     def _configure(self, **kwargs: Any) -> None:

@@ -14,11 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import _logs, metrics, trace
-from opentelemetry._logs._internal import ProxyLoggerProvider
-from opentelemetry.metrics._internal import _ProxyMeterProvider
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
     AlwaysOnExemplarFilter,
@@ -36,6 +32,14 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from dcm_otel import logs
+from dcm_otel._sdk import logs_api
+from dcm_otel._sdk.logs_sdk import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LoggerProvider,
+    otlp_log_exporter,
+)
+from dcm_otel._sdk.proxy_providers import logger_provider_unset, meter_provider_unset
 from dcm_otel.config import Config
 from dcm_otel.config import ExemplarFilter as ExemplarFilterName
 from dcm_otel.logs.sdk_log_limit import limit_export_logs
@@ -62,7 +66,7 @@ class Telemetry:
 
     tracer_provider: trace.TracerProvider
     meter_provider: metrics.MeterProvider
-    logger_provider: _logs.LoggerProvider
+    logger_provider: logs_api.LoggerProvider
     prometheus: PrometheusEndpoint | None = None
     destinations: dict[str, str] = field(default_factory=dict)
     owned: bool = True
@@ -136,24 +140,22 @@ def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
 def _otlp_exporter(config: Config, signal: str) -> Any:
     """Import lazily: the gRPC stack costs ~30 MB and is only loaded when asked for."""
     if config.otlp_protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc import _log_exporter as grpc_logs
         from opentelemetry.exporter.otlp.proto.grpc import metric_exporter as grpc_metrics
         from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_traces
 
         classes: dict[str, Any] = {
             "traces": grpc_traces.OTLPSpanExporter,
             "metrics": grpc_metrics.OTLPMetricExporter,
-            "logs": grpc_logs.OTLPLogExporter,
+            "logs": otlp_log_exporter("grpc"),
         }
     else:
-        from opentelemetry.exporter.otlp.proto.http import _log_exporter as http_logs
         from opentelemetry.exporter.otlp.proto.http import metric_exporter as http_metrics
         from opentelemetry.exporter.otlp.proto.http import trace_exporter as http_traces
 
         classes = {
             "traces": http_traces.OTLPSpanExporter,
             "metrics": http_metrics.OTLPMetricExporter,
-            "logs": http_logs.OTLPLogExporter,
+            "logs": otlp_log_exporter("http/protobuf"),
         }
     return classes[signal](**_otlp_kwargs(config, signal))
 
@@ -253,10 +255,8 @@ def existing_providers() -> Telemetry | None:
     """The global providers if some other party set all it needs already, else None."""
     tracer_provider = trace.get_tracer_provider()
     meter_provider = metrics.get_meter_provider()
-    logger_provider = _logs.get_logger_provider()
-    if isinstance(tracer_provider, trace.ProxyTracerProvider) and isinstance(
-        meter_provider, _ProxyMeterProvider
-    ):
+    logger_provider = logs_api.get_logger_provider()
+    if isinstance(tracer_provider, trace.ProxyTracerProvider) and meter_provider_unset(meter_provider):
         return None
     where = f"providers set before dcm_otel ({type(tracer_provider).__name__})"
     return Telemetry(
@@ -283,8 +283,8 @@ def setup_providers(config: Config) -> Telemetry:
     limit_export_logs()
     trace.set_tracer_provider(tracer_provider)
     metrics.set_meter_provider(meter_provider)
-    if isinstance(_logs.get_logger_provider(), ProxyLoggerProvider):
-        _logs.set_logger_provider(logger_provider)
+    if logger_provider_unset(logs_api.get_logger_provider()):
+        logs_api.set_logger_provider(logger_provider)
     if logs:
         _bridge_python_logging(logger_provider)
     return Telemetry(

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from time import monotonic, perf_counter
 
 from opentelemetry import context
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
+from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.health.registry import Check
 from dcm_otel.health.results import CheckResult, Outcome, Report, as_outcome, describe
 
@@ -55,7 +55,7 @@ class _Slot:
 
     def _work(self, check: Check, attempt: _Attempt) -> None:
         # A check's DB queries and Docker calls belong to no trace, like the probe that asked for them.
-        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = context.attach(context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
         start = perf_counter()
         try:
             result = as_outcome(check.function(check.timeout))

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from time import time_ns
 from typing import Any
 
-from opentelemetry._logs import LoggerProvider, LogRecord
 from opentelemetry.context import get_current
 from opentelemetry.instrumentation.log_utils import std_to_otel
 from pythonjsonlogger.json import JsonEncoder
+
+from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
 
 from . import fields as f
 

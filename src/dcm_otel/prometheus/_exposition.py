@@ -1,22 +1,23 @@
 """Prometheus text from OpenTelemetry ``MetricsData`` by ``opentelemetry-exporter-prometheus``'s own
 translation (names, units, ``_total``, ``target_info``, label sanitising): the output equals the exporter's.
 
-The exporter's ``_CustomCollector`` is private API; ``opentelemetry-exporter-prometheus`` is pinned exactly
-in pyproject.toml, so a change shows up at the upgrade that brings it. It is fed one ``MetricsData`` per
-scrape through a private ``CollectorRegistry``: nothing is registered globally and no port is opened.
+The exporter keeps that translation private (:mod:`dcm_otel._sdk.prometheus_collector`). It is fed one
+``MetricsData`` per scrape through a private ``CollectorRegistry``: nothing is registered globally and no
+port is opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from opentelemetry.exporter.prometheus import _CustomCollector
 from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
+
+from dcm_otel._sdk.prometheus_collector import PrometheusCollector
 
 # Attributes that tell one process from another; the merged output speaks for the whole server.
 PER_PROCESS_RESOURCE_ATTRIBUTES = frozenset(
@@ -49,7 +50,7 @@ class _OneCollection(Collector):
         self._metrics_data = metrics_data
 
     def collect(self) -> Iterable[Metric]:
-        translation = _CustomCollector()
+        translation = PrometheusCollector()
         translation.add_metrics_data(self._metrics_data)
         return translation.collect()
 

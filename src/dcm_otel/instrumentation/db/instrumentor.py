@@ -12,7 +12,7 @@ the exception type only, since drivers echo values in their messages. Everything
 is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
 Inside a request the span and duration sample are emitted when the response is out, with the query's own
 start, end and parent (see :class:`.query_profile.QueryProfile`); elsewhere right away; both
-through :mod:`dcm_otel.sdk_shortcuts`.
+through :mod:`dcm_otel._sdk.span_starter` and :mod:`dcm_otel._sdk.bound_histograms`.
 
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
 ``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
@@ -30,16 +30,17 @@ from typing import Any, NamedTuple
 
 import wrapt
 from opentelemetry import context, metrics, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from dcm_otel._sdk.bound_histograms import BoundHistograms
+from dcm_otel._sdk.span_starter import SpanStarter
+from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.config import Config
 from dcm_otel.instrumentation import config_of
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.db.sql import CACHE_SIZE, summarize
-from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for db.client.operation.duration.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
@@ -140,7 +141,7 @@ class QueryTracer:
 
     def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
         parent = context.get_current()
-        if not args or parent.get(_SUPPRESS_INSTRUMENTATION_KEY):
+        if not args or parent.get(SUPPRESS_INSTRUMENTATION_KEY):
             return wrapped(*args, **kwargs)
         sql = args[0]
         target = target_of(instance.db)
@@ -154,7 +155,7 @@ class QueryTracer:
         if suppressed[0] is not parent:
             suppressed = self._suppressed = (
                 parent,
-                context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, parent),
+                context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True, parent),
             )
         token = context.attach(suppressed[1])
         error = None

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 
 from opentelemetry import metrics, trace
 
-from dcm_otel.sdk_shortcuts import BoundHistograms
+from dcm_otel._sdk.bound_histograms import BoundHistograms
 
 QUERY_COUNT_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 REPEATED_QUERY_EVENT = "dcm.db.repeated_query"

@@ -3,7 +3,8 @@
 Lean by design, since it runs on every request: instruments and constant attributes are made once,
 excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
 headers, the route template is read from Django's own resolver match (no second URL resolution), and
-the span and the duration point take :mod:`dcm_otel.sdk_shortcuts` (no sampler call, bound attributes).
+the span and the duration point take :mod:`dcm_otel._sdk.span_starter` (no sampler call) and
+:mod:`dcm_otel._sdk.bound_histograms` (bound attributes).
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported when the response is out.
@@ -19,15 +20,16 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context, metrics, propagate, trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from dcm_otel._sdk.bound_histograms import BoundHistograms
+from dcm_otel._sdk.span_starter import SpanStarter
+from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.config import Config
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.prometheus.views import metrics_view
-from dcm_otel.sdk_shortcuts import BoundHistograms, SpanStarter
 
 # Semantic-convention advice for http.server.request.duration.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -154,7 +156,7 @@ class TelemetryMiddleware:
         return self._traced(request)
 
     def _untraced(self, request: HttpRequest) -> HttpResponse:
-        token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = context.attach(context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             return self.get_response(request)
         finally:

@@ -8,7 +8,8 @@ while callers wait on the Engine with the GIL released.
 
 The span's ids are reserved on the call path (the provider's id generator) so that the span is current
 during the call with the ids it is exported with: log records written during the call correlate with
-it. A span processor placed first on the tracer provider drains the queue in
+it (:mod:`dcm_otel._sdk.preset_ids`). A span processor placed first on the tracer provider
+(:mod:`dcm_otel._sdk.span_processor_order`) drains the queue in
 ``force_flush()`` and ``shutdown()``, before the exporters' processors flush; an atexit hook drains it
 before the providers shut down, so the last points reach the meter provider too.
 """
@@ -23,7 +24,6 @@ import queue
 import threading
 import time
 import weakref
-from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace
@@ -34,6 +34,8 @@ from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
+
+from dcm_otel._sdk import preset_ids, span_processor_order
 
 logger = logging.getLogger("dcm_otel")
 
@@ -46,23 +48,6 @@ if TYPE_CHECKING:
     from .call import TracedCall
 
 Attributes = dict[str, AttributeValue]
-
-
-class _PresetIds(IdGenerator):
-    """The tracer's id generator, except for the span being made: it gets the ids reserved at call time."""
-
-    def __init__(self, source: IdGenerator) -> None:
-        self.source = source
-        self.preset: SpanContext | None = None
-
-    def generate_span_id(self) -> int:
-        return self.preset.span_id if self.preset is not None else self.source.generate_span_id()
-
-    def generate_trace_id(self) -> int:
-        return self.preset.trace_id if self.preset is not None else self.source.generate_trace_id()
-
-    def is_trace_id_random(self) -> bool:
-        return self.source.is_trace_id_random()
 
 
 class _DrainFirst(SpanProcessor):
@@ -84,25 +69,6 @@ class _DrainFirst(SpanProcessor):
         return True
 
 
-def _add_first(provider: TracerProvider, processor: SpanProcessor) -> None:
-    """``add_span_processor`` appends; the drain must come before processors that export. Should the
-    SDK's internals differ, it is appended (a flush may then miss the calls of its last moments)."""
-    try:
-        multi = provider._active_span_processor
-        with multi._lock:
-            multi._span_processors = (processor, *multi._span_processors)
-    except AttributeError:
-        provider.add_span_processor(processor)
-
-
-def _remove(provider: TracerProvider, processor: SpanProcessor) -> None:
-    """Once the queue is closed the drain does nothing, so where it cannot be removed it may stay."""
-    with suppress(AttributeError):
-        multi = provider._active_span_processor
-        with multi._lock:
-            multi._span_processors = tuple(p for p in multi._span_processors if p is not processor)
-
-
 class Materializer:
     """The queue of finished calls and the thread that turns them into spans and points.
 
@@ -122,7 +88,7 @@ class Materializer:
         self._provider = tracer_provider
         self._duration = duration
         self._tracer: trace.Tracer | None = None
-        self._ids: _PresetIds | None = None
+        self._ids: IdGenerator | None = None  # the tracer's own generator, once it takes preset ids
         self._drainer: tuple[TracerProvider, _DrainFirst] | None = None
         self.dropped = 0
         self._reset()
@@ -150,10 +116,9 @@ class Materializer:
             name, version, schema_url = self._scope
             tracer = provider.get_tracer(name, version, schema_url=schema_url)
             if isinstance(tracer, SdkTracer) and isinstance(provider, TracerProvider):
-                self._ids = _PresetIds(tracer.id_generator)
-                tracer.id_generator = self._ids
+                self._ids = preset_ids.install(tracer)
                 self._drainer = provider, _DrainFirst(self)
-                _add_first(*self._drainer)
+                span_processor_order.add_first(*self._drainer)
             self._tracer = tracer
 
     def reserve(self, parent: Context) -> SpanContext | None:
@@ -169,10 +134,10 @@ class Materializer:
         if parent_context.is_valid:
             trace_id, flags = parent_context.trace_id, parent_context.trace_flags
         else:
-            trace_id = ids.source.generate_trace_id()
-            random = TraceFlags.RANDOM_TRACE_ID if ids.source.is_trace_id_random() else 0
+            trace_id = ids.generate_trace_id()
+            random = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
             flags = TraceFlags(TraceFlags.SAMPLED | random)
-        return SpanContext(trace_id, ids.source.generate_span_id(), False, flags, parent_context.trace_state)
+        return SpanContext(trace_id, ids.generate_span_id(), False, flags, parent_context.trace_state)
 
     def submit(self, call: TracedCall) -> None:
         """Queue a finished call; never blocks or raises (it may run in a stream's ``__del__``)."""
@@ -227,9 +192,7 @@ class Materializer:
     def _materialize(self, call: TracedCall) -> None:
         tracer = self._tracer
         if tracer is not None:
-            if self._ids is not None:
-                self._ids.preset = call.reservation
-            try:
+            with preset_ids.preset_span_ids(call.reservation):
                 span = tracer.start_span(
                     call.name,
                     context=call.parent,
@@ -237,9 +200,6 @@ class Materializer:
                     attributes=call.attributes,
                     start_time=call.start_ns,
                 )
-            finally:
-                if self._ids is not None:
-                    self._ids.preset = None
             if call.failed:
                 span.set_status(StatusCode.ERROR)
             span.end(end_time=call.end_ns)
@@ -252,10 +212,10 @@ class Materializer:
         self.drain()
         if self._thread is not None:
             atexit.unregister(self.drain)
-        if self._ids is not None and isinstance(self._tracer, SdkTracer):
-            self._tracer.id_generator = self._ids.source
+        if self._ids is not None and self._tracer is not None:
+            preset_ids.uninstall(self._tracer)
         if self._drainer is not None:
-            _remove(*self._drainer)
+            span_processor_order.remove(*self._drainer)
         _LIVE.discard(self)
 
 

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context, trace
-from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.trace import NonRecordingSpan
 from opentelemetry.util.types import AttributeValue
+
+from dcm_otel._sdk.suppression import SUPPRESS_HTTP_INSTRUMENTATION_KEY
 
 from .attributes import DOCKER_OPERATION, SERVER_ADDRESS
 from .call import TracedCall
@@ -64,7 +65,7 @@ class OperationWrapper:
             current = trace.set_span_in_context(NonRecordingSpan(call.reservation), parent)
         token = context.attach(
             context.set_value(
-                _SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context.set_value(_ACTIVE_CALL, call, current)
+                SUPPRESS_HTTP_INSTRUMENTATION_KEY, True, context.set_value(_ACTIVE_CALL, call, current)
             )
         )
         try:

@@ -17,19 +17,17 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.sdk.trace import Tracer as SdkTracer
-from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from dcm_otel._container_manager import WAITING
+from dcm_otel._sdk.preset_ids import install, preset_span_ids
 
 from . import attributes as a
 from .state import JobState
@@ -38,27 +36,6 @@ SPAN_NAME = "dcm.job.run"
 _PROPAGATOR = TraceContextTextMapPropagator()
 #: Started spans waiting for their harvest; beyond this the oldest is dropped, so memory stays bounded.
 MAX_OPEN_SPANS = 10_000
-#: The ids the span being started must have (a run launched by another process), else None.
-_stored_ids: ContextVar[SpanContext | None] = ContextVar("dcm_otel_job_run_ids", default=None)
-
-
-class _RunIds(IdGenerator):
-    """The SDK offers no way to start a span with given ids; this generator hands out the stored ones while
-    a run span is rebuilt, and the provider's own ids otherwise."""
-
-    def __init__(self, fallback: IdGenerator) -> None:
-        self.fallback = fallback
-
-    def generate_span_id(self) -> int:
-        stored = _stored_ids.get()
-        return stored.span_id if stored else self.fallback.generate_span_id()
-
-    def generate_trace_id(self) -> int:
-        stored = _stored_ids.get()
-        return stored.trace_id if stored else self.fallback.generate_trace_id()
-
-    def is_trace_id_random(self) -> bool:
-        return self.fallback.is_trace_id_random()
 
 
 @dataclass(frozen=True)
@@ -115,8 +92,7 @@ def _nanos(moment: datetime) -> int:
 
 class JobSpans:
     def __init__(self, tracer: trace.Tracer) -> None:
-        if isinstance(tracer, SdkTracer) and not isinstance(tracer.id_generator, _RunIds):
-            tracer.id_generator = _RunIds(tracer.id_generator)  # the provider caches one tracer per scope
+        install(tracer)  # a run rebuilt by another process gets the ids its launch stored
         self._tracer = tracer
         self._open: OrderedDict[str, Span] = OrderedDict()
         self._lock = threading.Lock()
@@ -175,8 +151,7 @@ class JobSpans:
         self, facts: JobFacts, started_at: datetime | None, host: dict[str, str], ids: SpanContext | None
     ) -> Span:
         """A new run span: with the given `ids` (stored by the launch), else fresh ones."""
-        token = _stored_ids.set(ids)
-        try:
+        with preset_span_ids(ids):
             return self._tracer.start_span(
                 SPAN_NAME,
                 context=otel_context.Context(),  # a trace of its own: the job outlives the poll launching it
@@ -185,5 +160,3 @@ class JobSpans:
                 start_time=_nanos(started_at) if started_at else None,
                 attributes={a.JOB_ID: facts.id, a.JOB_NAME: facts.name, a.JOB_IMAGE: facts.image, **host},
             )
-        finally:
-            _stored_ids.reset(token)

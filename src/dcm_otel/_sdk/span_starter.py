@@ -1,45 +1,72 @@
-"""Shortcuts through the OpenTelemetry SDK for the telemetry of every request and every query: the one module
-that reads SDK internals (the SDK is pinned ``==1.45.2``; ``tests/test_sdk_shortcuts.py`` fails if what it
-relies on changes).
+"""``tracer.start_span`` for the span of every request and every query, without the SDK's generic checks.
 
-In a tight loop the SDK's generic checks cost more than the data they let through (docs/benchmarks.md).
 ``Tracer.start_span`` asks the sampler, although the configured sampler's answer for a span under a local
 sampled parent is fixed in advance, and cleans attribute values that are already clean strings and ints.
-``Histogram.record`` builds and cleans a ``Measurement``, then copies, sorts and hashes its attributes to
-find the aggregation, for every sample, although dcm_otel's attribute sets repeat.
-
 :class:`SpanStarter` makes the same ``Span`` the tracer would (ids, flags, trace state, parent, limits,
 tracer metrics, and ``on_start`` / ``on_end`` of every configured span processor) without the sampler call
 when the sampler is a static "always on" one for that parent, and with the attributes copied as they are.
-:class:`BoundHistogram` resolves the aggregations of one attribute set once and adds each sample to them.
-Anything else (another sampler decision, span limits on value length, a delta reader, exemplars, a proxy
-or non-SDK provider) goes through the SDK's public path.
+Anything else (another sampler decision, span limits on value length, a proxy or non-SDK tracer) goes
+through ``start_span``, as does everything once :data:`FEATURE` finds the SDK's internals changed
+(``tests/test_sdk_shortcuts.py`` compares both paths).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from math import inf
-from time import time_ns
+import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes, _clean_attribute_value
-from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
-from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes, _ViewInstrumentMatch
-from opentelemetry.sdk.metrics._internal.instrument import Histogram
-from opentelemetry.sdk.metrics._internal.measurement import Measurement
-from opentelemetry.sdk.metrics._internal.measurement_consumer import SynchronousMeasurementConsumer
-from opentelemetry.sdk.metrics._internal.metric_reader_storage import MetricReaderStorage
-from opentelemetry.sdk.trace import Tracer, _Span
-from opentelemetry.sdk.trace.sampling import Decision, ParentBased, Sampler, StaticSampler
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.trace import Tracer
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, StaticSampler
 from opentelemetry.trace import SpanKind, TraceFlags
+
+from dcm_otel._sdk.feature_check import FeatureCheck
+
+try:
+    from opentelemetry.sdk.trace import _Span
+except ImportError as error:  # the probe reports it; start() then takes the public path
+    _import_error: ImportError | None = error
+else:
+    _import_error = None
 
 Attributes = Mapping[str, str | int]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+
+
+def _probe() -> None:
+    """What is read beyond one tracer's own attributes (:meth:`SpanStarter._resolve` reads those)."""
+    if _import_error is not None:
+        raise _import_error
+    parent_based: Any = ParentBased(ALWAYS_ON)
+    root, remote, local = (
+        parent_based._root,
+        parent_based._remote_parent_sampled,
+        parent_based._local_parent_sampled,
+    )
+    for sampler in (root, remote, local):
+        if not isinstance(sampler, Sampler):
+            raise TypeError(f"ParentBased holds {sampler!r}")
+    always_on: Any = ALWAYS_ON
+    if always_on._decision is not Decision.RECORD_AND_SAMPLE:
+        raise TypeError("StaticSampler keeps its decision elsewhere")
+    if not isinstance(BoundedAttributes()._dict, dict):
+        raise TypeError("BoundedAttributes keeps its values elsewhere")
+    if not callable(Tracer._is_enabled):
+        raise TypeError("Tracer._is_enabled is gone")
+    wanted = {"limits", "instrumentation_scope", "record_end_metrics", "span_processor", "sampler"}
+    missing = wanted - set(inspect.signature(_Span.__init__).parameters)
+    if missing:
+        raise TypeError(f"_Span takes no {sorted(missing)}")
+    proxy: Any = trace.ProxyTracer("dcm_otel.probe")
+    proxy._tracer  # noqa: B018 (the attribute must exist)
+
+
+FEATURE = FeatureCheck("span starter", "spans start through Tracer.start_span", _probe)
 
 
 def _always_samples(sampler: Sampler) -> bool:
@@ -67,7 +94,8 @@ class _Plan:
 
 class SpanStarter:
     """``tracer.start_span(name, parent, kind, attributes, start_time)``, without the sampler call when the
-    sampler's decision is known; attribute values must be strings or ints (as all of dcm_otel's are)."""
+    sampler's decision is known; attribute values must be strings or ints (as all of dcm_otel's are).
+    The tracer is looked at once, at the first span (a proxy tracer: once a provider is set)."""
 
     __slots__ = ("_max_attributes", "_parent", "_plan", "_resolved", "_sdk", "_tracer")
 
@@ -88,7 +116,7 @@ class SpanStarter:
             if isinstance(tracer, trace.NoOpTracer):
                 return
         self._resolved = True
-        if type(tracer) is not Tracer:
+        if type(tracer) is not Tracer or not FEATURE.available():
             return
         try:
             limits = tracer._span_limits
@@ -104,9 +132,8 @@ class SpanStarter:
                 "_tracer_metrics",
             ):
                 getattr(tracer, name)
-            if not isinstance(BoundedAttributes()._dict, dict):
-                return
-        except Exception:  # an SDK changed underneath: its public path still works
+        except Exception as error:  # an SDK changed underneath: its public path still works
+            FEATURE.disable(f"{type(error).__name__}: {error}")
             return
         self._sdk = tracer
 
@@ -169,87 +196,3 @@ class SpanStarter:
         bounded._dict.update(attributes)  # clean already: no copy through the cleaner
         span.start(start_time=start_time, parent_context=parent)
         return span
-
-
-class BoundHistogram:
-    """``histogram.record(amount, attributes)`` for one fixed attribute set, into aggregations found once."""
-
-    __slots__ = ("_aggregations", "_attributes", "_histogram", "_storages")
-
-    def __init__(self, histogram: Any, attributes: Attributes) -> None:
-        self._histogram = histogram
-        self._attributes = dict(attributes)
-        self._storages: object = None
-        self._aggregations: tuple[Any, ...] = ()
-
-    def record(self, amount: float) -> None:
-        histogram = self._histogram
-        consumer = getattr(histogram, "_measurement_consumer", None)
-        storages = getattr(consumer, "_reader_storages", None)
-        if storages is None or not (0 <= amount < inf) or not histogram._is_enabled():
-            histogram.record(amount, self._attributes)
-            return
-        if storages is not self._storages:
-            self._bind(consumer, storages)
-        aggregations = self._aggregations
-        if not aggregations:
-            histogram.record(amount, self._attributes)
-            return
-        measurement = Measurement(amount, time_ns(), histogram, context_api.get_current())
-        for aggregation in aggregations:
-            aggregation.aggregate(measurement, False)
-
-    def _bind(self, consumer: Any, storages: Mapping[Any, Any]) -> None:
-        self._storages = storages
-        try:
-            self._aggregations = self._find(consumer, storages)
-        except Exception:  # an SDK changed underneath: its public path still works
-            self._aggregations = ()
-
-    def _find(self, consumer: Any, storages: Mapping[Any, Any]) -> tuple[Any, ...]:
-        """What ``consume_measurement`` would find for these attributes, or () when it must do the work."""
-        if (
-            type(self._histogram).record is not Histogram.record
-            or type(consumer).consume_measurement is not SynchronousMeasurementConsumer.consume_measurement
-            or type(consumer._sdk_config.exemplar_filter) is not AlwaysOffExemplarFilter
-        ):
-            return ()
-        cleaned = _clean_attribute_value(self._attributes, None)
-        aggregations = []
-        for storage in storages.values():
-            if type(storage).consume_measurement is not MetricReaderStorage.consume_measurement:
-                return ()
-            for match in storage._get_or_init_view_instrument_match(self._histogram):
-                if match._reset_on_collect or type(match) is not _ViewInstrumentMatch:
-                    return ()  # a delta reader drops its aggregations at each collection
-                attributes = dict(cleaned)
-                keys = match._view._attribute_keys
-                if keys is not None:
-                    attributes = {k: v for k, v in attributes.items() if k in keys}
-                with match._lock:
-                    aggregations.append(
-                        match._get_or_create_aggregation(_hash_attributes(attributes), attributes)
-                    )
-        return tuple(aggregations)
-
-
-class BoundHistograms:
-    """:class:`BoundHistogram` per attribute set of one histogram, for at most ``size`` sets (the rest are
-    recorded the SDK's way)."""
-
-    __slots__ = ("_bound", "_histogram", "_size")
-
-    def __init__(self, histogram: Any, size: int = 1024) -> None:
-        self._histogram = histogram
-        self._size = size
-        self._bound: dict[Hashable, BoundHistogram] = {}
-
-    def record(self, amount: float, key: Hashable, attributes: Attributes) -> None:
-        """``key`` stands for ``attributes``: the same key must always come with the same attributes."""
-        bound = self._bound.get(key)
-        if bound is None:
-            if len(self._bound) >= self._size:
-                self._histogram.record(amount, attributes)
-                return
-            bound = self._bound[key] = BoundHistogram(self._histogram, attributes)
-        bound.record(amount)

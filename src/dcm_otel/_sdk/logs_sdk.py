@@ -1,0 +1,30 @@
+"""The logs SDK and the OTLP log exporters, still in underscore modules while the logs signal is in
+development."""
+
+from __future__ import annotations
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+)
+
+__all__ = [
+    "BatchLogRecordProcessor",
+    "ConsoleLogRecordExporter",
+    "LogRecordExporter",
+    "LoggerProvider",
+    "otlp_log_exporter",
+]
+
+
+def otlp_log_exporter(protocol: str) -> type[LogRecordExporter]:
+    """The OTLP log exporter class for ``grpc`` or ``http/protobuf``, imported only when asked for."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Grpc
+
+        return Grpc
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Http
+
+    return Http
