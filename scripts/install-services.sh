@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian packages that the real-service tests use (DESIGN.md, "Real components in tests").
+# Install the Debian packages that the real-service tests use (Docker Engine, PostgreSQL, Prometheus, ...).
 # Idempotent: installs only what is missing and runs `apt-get update` at most once, only if needed.
 # It never starts a service; the pytest fixtures start private instances themselves.
 # Not root, or no apt-get: prints the missing packages and exits 0 (the fixtures then skip with a reason,

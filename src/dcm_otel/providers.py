@@ -138,7 +138,7 @@ def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
 
 
 def _otlp_exporter(config: Config, signal: str) -> Any:
-    """Import lazily: the gRPC stack costs ~30 MB and is only loaded when asked for."""
+    """Import lazily: the gRPC stack is heavy in memory and is only loaded when asked for."""
     if config.otlp_protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc import metric_exporter as grpc_metrics
         from opentelemetry.exporter.otlp.proto.grpc import trace_exporter as grpc_traces

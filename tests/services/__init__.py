@@ -1,4 +1,4 @@
-"""Real-service pytest fixtures (see DESIGN.md, "Real components in tests"): use a running service, else
+"""Real-service pytest fixtures: use a running service, else
 start a private one for the session, else skip, or fail when DCM_OTEL_REQUIRE_SERVICES=1."""
 
 from ._common import REQUIRE_ENV, services_required, unavailable

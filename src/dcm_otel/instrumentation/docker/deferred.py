@@ -1,7 +1,7 @@
 """Spans and duration points made off the caller's thread, after the call.
 
-The SDK's span and histogram point cost 45-70 µs when made between a call's two socket round trips,
-more than the 2% budget of a 0.5 ms Engine call. So a call records only plain data (times, attributes,
+Made between a call's two socket round trips, the SDK's span and histogram point run cold and cost more
+than the overhead budget of a fast Engine call (docs/benchmarks.md). So a call records only plain data (times, attributes,
 parent context, the span ids it reserved) into a bounded queue, and a daemon thread makes the real SDK
 span (``start_span(start_time=...)``, ``end(end_time=...)``) and histogram point in batches, mostly
 while callers wait on the Engine with the GIL released.
