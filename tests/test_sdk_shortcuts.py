@@ -4,6 +4,8 @@ it off. These fail if the SDK internals the modules rely on change underneath (t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 from unittest import mock
 
@@ -25,6 +27,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 
 from dcm_otel._sdk import (
     bound_histograms,
+    feature_checks,
     preset_ids,
     proxy_providers,
     span_processor_order,
@@ -259,14 +262,7 @@ def test_dcm_otel_defaults_take_both_shortcuts() -> None:
     assert _points(reader)[0][2][:2] == (2, 3.0)
 
 
-FEATURES = {
-    "span starter": span_starter.FEATURE,
-    "bound histograms": bound_histograms.FEATURE,
-    "preset span ids": preset_ids.FEATURE,
-    "span processor order": span_processor_order.FEATURE,
-    "suppression keys": suppression.FEATURE,
-    "proxy providers": proxy_providers.FEATURE,
-}
+FEATURES = {feature.name: feature for feature in feature_checks()}  # what check_features() runs at startup
 
 
 @pytest.mark.parametrize("name", FEATURES)
@@ -396,3 +392,18 @@ def test_proxy_providers_are_told_from_real_ones(monkeypatch: pytest.MonkeyPatch
     assert not proxy_providers.meter_provider_unset(MeterProvider())
     assert proxy_providers.logger_provider_unset(ProxyLoggerProvider())
     assert not proxy_providers.logger_provider_unset(LoggerProvider())
+
+
+def test_init_runs_every_feature_check_at_startup() -> None:
+    """A fallback is said when the process starts, not at its first request (a fresh interpreter: checks
+    run once per process)."""
+    script = (
+        "import dcm_otel\n"
+        "dcm_otel.init({f'instrument_{n}': False for n in ('django', 'db', 'docker', 'jobs', 'resources')})\n"
+        "from dcm_otel._sdk import feature_checks\n"
+        "print({f.name: f._available for f in feature_checks()})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == repr(dict.fromkeys(FEATURES, True))

@@ -161,8 +161,10 @@ def _start_in_worker() -> None:
 
 
 def _start(state: State) -> None:
+    from dcm_otel._sdk import check_features
     from dcm_otel.providers import setup_providers
 
+    check_features()
     telemetry = setup_providers(state.config)
     state.telemetry = telemetry
     _hand_over(state)

@@ -1,9 +1,36 @@
 """Everything dcm_otel reads of OpenTelemetry's private names, one module per trick.
 
-The request and query paths run on every request and every query, where the SDK's generic checks cost
-more than the data they let through (docs/benchmarks.md); a few other places need names the SDK keeps
-private (the logs signal, the configurator base class) or an order it offers no API for. Each trick module
-asks :class:`~dcm_otel._sdk.feature_check.FeatureCheck` once whether the installed SDK still has what it
-reads, and takes the public path otherwise, saying so in one INFO line on the ``dcm_otel`` logger. The
-SDK is pinned exactly; ``tests/test_sdk_private_names.py`` keeps private names out of every other module.
+The request and query paths run on every request and every query, where the SDK's generic checks cost more
+than the data they let through (docs/benchmarks.md); a few other places need names the SDK keeps private
+(the logs signal, the configurator base class) or an order it offers no API for. Each trick module has a
+:class:`~dcm_otel._sdk.feature_check.FeatureCheck`, run once at startup (:func:`check_features`), that says
+whether the installed SDK still has what it reads; otherwise the trick takes the public path, saying so in
+one INFO line on the ``dcm_otel`` logger. The SDK is pinned exactly; ``tests/test_sdk_private_names.py``
+keeps private names out of every other module.
 """
+
+from __future__ import annotations
+
+from dcm_otel._sdk.feature_check import FeatureCheck
+
+
+def feature_checks() -> tuple[FeatureCheck, ...]:
+    """Every shortcut's check; imported here, not at package import, so one trick does not load the others."""
+    from dcm_otel._sdk import (
+        bound_histograms,
+        preset_ids,
+        proxy_providers,
+        span_processor_order,
+        span_starter,
+        suppression,
+    )
+
+    modules = (span_starter, bound_histograms, preset_ids, span_processor_order, suppression, proxy_providers)
+    return tuple(module.FEATURE for module in modules)
+
+
+def check_features() -> None:
+    """Run every check now, at startup, so a fallback is said when the process starts, not at its first
+    request, query or Docker call."""
+    for feature in feature_checks():
+        feature.available()

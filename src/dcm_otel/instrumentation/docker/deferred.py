@@ -1,17 +1,17 @@
 """Spans and duration points made off the caller's thread, after the call.
 
-Made between a call's two socket round trips, the SDK's span and histogram point run cold and cost more
-than the overhead budget of a fast Engine call (docs/benchmarks.md). So a call records only plain data (times, attributes,
-parent context, the span ids it reserved) into a bounded queue, and a daemon thread makes the real SDK
-span (``start_span(start_time=...)``, ``end(end_time=...)``) and histogram point in batches, mostly
+Made between a call's two socket round trips, the SDK's span and histogram point run cold and cost more than
+the overhead budget of a fast Engine call (docs/benchmarks.md). So a call records only plain data (times,
+attributes, parent context, the span ids it reserved) into a bounded queue, and a daemon thread makes the
+real SDK span (``start_span(start_time=...)``, ``end(end_time=...)``) and histogram point in batches, mostly
 while callers wait on the Engine with the GIL released.
 
 The span's ids are reserved on the call path (the provider's id generator) so that the span is current
-during the call with the ids it is exported with: log records written during the call correlate with
-it (:mod:`dcm_otel._sdk.preset_ids`). A span processor placed first on the tracer provider
-(:mod:`dcm_otel._sdk.span_processor_order`) drains the queue in
-``force_flush()`` and ``shutdown()``, before the exporters' processors flush; an atexit hook drains it
-before the providers shut down, so the last points reach the meter provider too.
+during the call with the ids it is exported with: log records written during the call correlate with it
+(:mod:`dcm_otel._sdk.preset_ids`). A span processor placed first on the tracer provider
+(:mod:`dcm_otel._sdk.span_processor_order`) drains the queue in ``force_flush()`` and ``shutdown()``, before
+the exporters' processors flush; an atexit hook drains it before the providers shut down, so the last points
+reach the meter provider too.
 """
 
 from __future__ import annotations
