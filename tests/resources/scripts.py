@@ -41,6 +41,7 @@ flush()
 runtime.current().telemetry.tracer_provider.force_flush()
 print(json.dumps({
     "status": job.status, "id": str(job.pk), "started_at": job.started_at.timestamp(),
+    "container_id": job.get_execution_identifier(),
     "max_memory_usage": job.max_memory_usage, "cpu_usage_percent": job.cpu_usage_percent,
 }))
 """

@@ -86,7 +86,8 @@ class EngineWatch:
     """Reads the job container's stats straight from the Engine while it runs: the truth to compare with."""
 
     def __init__(self, engine: DockerEngine) -> None:
-        self.readings: list[tuple[float, int, int]] = []  # (wall time, memory bytes, CPU ns)
+        # container id -> (wall time, memory bytes, CPU ns): other tests' containers may share the image
+        self.by_container: dict[str, list[tuple[float, int, int]]] = {}
         self._client = engine.client(timeout=10)
         self._image = engine.image
         self._done = threading.Event()
@@ -102,7 +103,8 @@ class EngineWatch:
                     continue
                 memory = raw.get("memory_stats", {}).get("usage")
                 if memory:
-                    self.readings.append((time.time(), memory, raw["cpu_stats"]["cpu_usage"]["total_usage"]))
+                    cpu = raw["cpu_stats"]["cpu_usage"]["total_usage"]
+                    self.by_container.setdefault(container.id, []).append((time.time(), memory, cpu))
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -110,10 +112,15 @@ class EngineWatch:
         self._thread.join(15)
         self._client.close()
 
-    def cpus(self, window: float = 1.0) -> list[float]:
+    def of(self, container_id: str) -> list[tuple[float, int, int]]:
+        """The readings of the container whose id starts with ``container_id`` (the job's identifier)."""
+        return next(r for cid, r in self.by_container.items() if cid.startswith(container_id))
+
+    @staticmethod
+    def cpus(readings: list[tuple[float, int, int]], window: float = 1.0) -> list[float]:
         """CPUs used over each successive window of about ``window`` seconds."""
-        rates, start = [], self.readings[0]
-        for reading in self.readings[1:]:
+        rates, start = [], readings[0]
+        for reading in readings[1:]:
             if reading[0] - start[0] >= window:
                 rates.append((reading[2] - start[2]) / 1e9 / (reading[0] - start[0]))
                 start = reading
@@ -134,9 +141,10 @@ def test_container_usage_matches_the_engine_stats(
     finally:
         watch.stop()
     assert job["status"] == "completed"
-    assert len(watch.readings) >= 5, "the job should run for a few seconds"
-    engine_peak = max(memory for _, memory, _ in watch.readings)
-    engine_cpus = statistics.median(watch.cpus())
+    readings = watch.of(job["container_id"])
+    assert len(readings) >= 5, "the job should run for a few seconds"
+    engine_peak = max(memory for _, memory, _ in readings)
+    engine_cpus = statistics.median(watch.cpus(readings))
     assert engine_peak > 40 * 2**20
     assert engine_cpus > 0.1  # busy, even on a loaded machine (the comparison below is what is tested)
 
@@ -147,7 +155,7 @@ def test_container_usage_matches_the_engine_stats(
     assert statistics.median(cpus) == pytest.approx(engine_cpus, rel=TOLERANCE)
 
     # The job row: peak memory, and mean CPU from start to the last reading, as the Engine counted them.
-    last_time, _, last_cpu = watch.readings[-1]
+    last_time, _, last_cpu = readings[-1]
     engine_percent = last_cpu / 1e9 / (last_time - job["started_at"]) * 100
     assert job["max_memory_usage"] == pytest.approx(engine_peak, rel=TOLERANCE)
     assert job["cpu_usage_percent"] == pytest.approx(engine_percent, rel=TOLERANCE)
