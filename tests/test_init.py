@@ -143,6 +143,16 @@ def test_check_names_a_bad_environment_variable(tmp_path: Path) -> None:
     assert "OTEL_EXPORTER_OTLP_PROTOCOL='udp'" in result.stderr
 
 
+def test_check_names_a_health_check_path_that_does_not_import(tmp_path: Path) -> None:
+    tail = "\nDCM_OTEL = {'health': {'checks': ['database', 'myapp.health.redis']}}\n" + ONE_LINE
+    project = write_project(tmp_path, settings_tail=tail, installed_apps=("dcm_otel",))
+    result = manage(project, "check")
+    assert result.returncode != 0
+    assert "dcm_otel.E004" in result.stderr
+    assert "'myapp.health.redis', which does not import" in result.stderr
+    assert "built-in check (database, docker, queue, cache, otlp)" in result.stderr
+
+
 def test_other_commands_fail_at_startup_naming_the_key(tmp_path: Path) -> None:
     project = write_project(tmp_path, settings_tail="\nDCM_OTEL = {'sampler': 'often'}\n" + ONE_LINE)
     result = manage(project, "migrate")

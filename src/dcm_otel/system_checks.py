@@ -10,13 +10,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from dcm_otel.config import ConfigError, Problem, load_config
+from dcm_otel.health.settings import BUILTIN_CHECKS
 
-# Stable ids: E001 a DCM_OTEL key, E002 an environment variable, E003 DCM_OTEL is not a dict.
+# Stable ids: E001 a DCM_OTEL key, E002 an environment variable, E003 DCM_OTEL is not a dict, E004 a
+# health check's dotted path does not import.
 _UNKNOWN_OR_BAD_SETTING = "dcm_otel.E001"
 _BAD_ENV = "dcm_otel.E002"
 _NOT_A_DICT = "dcm_otel.E003"
+_CHECK_NOT_IMPORTABLE = "dcm_otel.E004"
 
 
 def _check_id(problem: Problem) -> str:
@@ -27,10 +31,31 @@ def _check_id(problem: Problem) -> str:
 
 def check_configuration(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     try:
-        load_config(getattr(settings, "DCM_OTEL", {}), os.environ)
+        config = load_config(getattr(settings, "DCM_OTEL", {}), os.environ)
     except ConfigError as exc:
         return [checks.Error(str(p), id=_check_id(p), obj="dcm_otel") for p in exc.problems]
-    return []
+    return [
+        checks.Error(
+            f"DCM_OTEL['health']['checks'] names {path!r}, which does not import ({error}): expected a "
+            f"built-in check ({', '.join(BUILTIN_CHECKS)}) or the dotted path of a check function",
+            id=_CHECK_NOT_IMPORTABLE,
+            obj="dcm_otel",
+        )
+        for path, error in _unimportable(config.health.checks)
+    ]
+
+
+def _unimportable(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The dotted paths among ``names`` that do not import, with why (run once the apps are loaded)."""
+    found = []
+    for name in names:
+        if name in BUILTIN_CHECKS:
+            continue
+        try:
+            import_string(name)
+        except ImportError as error:
+            found.append((name, str(error)))
+    return found
 
 
 def register() -> None:

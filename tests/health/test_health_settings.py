@@ -75,3 +75,19 @@ def test_moved_endpoints_are_excluded_from_traces() -> None:
     assert config.excluded_paths == (*DEFAULT_EXCLUDED_PATHS, "/livez", "/readyz")
     explicit = load_config({"health": {"live_path": "/livez"}, "excluded_paths": ["/static/"]}, {})
     assert explicit.excluded_paths == ("/static/",)
+
+
+def test_a_check_name_that_is_neither_built_in_nor_a_dotted_path_is_refused() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config({"health": {"checks": ["database", "databse"]}}, {})
+    (problem,) = error.value.problems
+    assert problem.key == "DCM_OTEL['health']['checks']"
+    assert "unknown: databse" in str(problem)
+    assert "database, docker, queue, cache, otlp" in str(problem)
+
+
+def test_every_built_in_name_has_a_check() -> None:
+    from dcm_otel.health.checks import BUILTINS
+    from dcm_otel.health.settings import BUILTIN_CHECKS
+
+    assert tuple(BUILTINS) == BUILTIN_CHECKS

@@ -15,7 +15,9 @@ from dcm_otel.settings_parsing import ConfigError, Problem, url_path
 
 DockerPolicy = Literal["all", "any"]  # or a minimum number of hosts
 DOCKER_POLICIES: tuple[DockerPolicy, ...] = get_args(DockerPolicy)
-DEFAULT_CHECKS = ("database", "docker", "queue")
+BuiltinCheck = Literal["database", "docker", "queue", "cache", "otlp"]
+BUILTIN_CHECKS: tuple[BuiltinCheck, ...] = get_args(BuiltinCheck)
+DEFAULT_CHECKS: tuple[BuiltinCheck, ...] = ("database", "docker", "queue")
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,16 @@ def _seconds(raw: object, allow_zero: bool = False) -> float:
 
 
 def _checks(raw: object) -> tuple[str, ...]:
-    allowed = "a list of built-in check names or dotted paths of check functions"
+    """Built-in names or dotted paths: a name without a dot that is not built in is a typo, which would
+    otherwise become a check failing forever (whether a dotted path imports is a system check's job)."""
+    allowed = f"a list of built-in check names ({', '.join(BUILTIN_CHECKS)}) or dotted paths of functions"
     if isinstance(raw, str) or not isinstance(raw, list | tuple):
         raise ValueError(allowed)
     if not all(isinstance(c, str) and c.strip() and not any(ch.isspace() for ch in c) for c in raw):
         raise ValueError(allowed)
+    unknown = [c for c in raw if "." not in c and c not in BUILTIN_CHECKS]
+    if unknown:
+        raise ValueError(f"{allowed}; unknown: {', '.join(unknown)}")
     return tuple(dict.fromkeys(raw))
 
 

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dcm_otel.config import Config
 from dcm_otel.health.checks import cache, database, docker_hosts, otlp, queue
 from dcm_otel.health.results import CheckFunction
+from dcm_otel.health.settings import BuiltinCheck
 
-BUILTINS: dict[str, Callable[[Config], CheckFunction]] = {
+#: One entry per name of ``BuiltinCheck`` (the names settings are validated against).
+BUILTINS: dict[BuiltinCheck, Callable[[Config], CheckFunction]] = {
     "database": database.build,
     "docker": docker_hosts.build,
     "queue": queue.build,
