@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import shutil
 
 import nox
 
@@ -35,6 +37,19 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[lint,test]", "-e", "./devtools")
     session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def build(session: nox.Session) -> None:
+    """sdist and wheel into dist/, checked with twine, then the wheel installed into this session's fresh
+    virtualenv with the container-manager extra and imported, as the README's install line does."""
+    session.install("build>=1.2", "twine>=5")
+    shutil.rmtree("dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "dist", ".")
+    session.run("twine", "check", "--strict", *glob.glob("dist/dcm_otel-*"))
+    (wheel,) = glob.glob("dist/dcm_otel-*.whl")
+    session.install(f"{wheel}[container-manager]")
+    session.run("python", "-c", "import dcm_otel, dcm_otel.instrumentation.django, container_manager")
 
 
 @nox.session(python=PYTHON)
