@@ -38,6 +38,7 @@ URLS = """\
 import os
 import time
 
+from django.db import connection
 from django.http import HttpResponse
 from django.urls import path
 
@@ -59,8 +60,16 @@ def pid(request):
     return HttpResponse(str(os.getpid()))
 
 
+def query(request):
+    with connection.cursor() as cursor:
+        for _ in range(3):  # the same statement thrice: an N+1 pattern at a threshold of 3 or less
+            cursor.execute("SELECT 1")
+    return HttpResponse("queried")
+
+
 urlpatterns = [
     path("", index),
+    path("query/", query),
     path("jobs/<uuid:pk>/", job),
     path("boom/", boom),
     path("pid/", pid),

@@ -26,9 +26,18 @@ class DcmOtelDistro(BaseDistro):  # type: ignore[misc]
         """Nothing to set: the configurator does the work."""
 
     def load_instrumentor(self, entry_point: EntryPoint, **kwargs: Any) -> None:
-        if entry_point.name in REPLACED_INSTRUMENTORS:
+        if entry_point.name in REPLACED_INSTRUMENTORS or _instrumented_by_dcm_otel(entry_point):
             return
         super().load_instrumentor(entry_point, **kwargs)
+
+
+def _instrumented_by_dcm_otel(entry_point: EntryPoint) -> bool:
+    """dcm_otel's own instrumentors, once our configurator has run: it instrumented those its config
+    switches on, and the launcher must not switch on the others (``DCM_OTEL_INSTRUMENT_DB=false``)."""
+    from dcm_otel import runtime
+    from dcm_otel.instrumentation import INSTRUMENTORS
+
+    return runtime.current() is not None and entry_point.name in {r.entry_point for r in INSTRUMENTORS}
 
 
 class DcmOtelConfigurator(BaseConfigurator):

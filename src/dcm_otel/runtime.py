@@ -122,10 +122,11 @@ def _adopt_settings(state: State, config: Config) -> State:
             "DCM_OTEL keys %s do not apply to them (set the OTEL_* variables instead)",
             ", ".join(ignored),
         )
-    state.config = config
+    previous, state.config = state.config, config
     state.from_settings = True
-    _hand_over(state)
-    _reconfigure(config)
+    if config != previous:
+        _hand_over(state)
+        _instrument(state, reinstrument=True)
     return state
 
 
@@ -209,9 +210,14 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     sys.exit(128 + signum)
 
 
-def _instrument(state: State) -> None:
+def _instrument(state: State, reinstrument: bool = False) -> None:
     """Each instrumentor the config switches on gets the config and, once they exist, the providers (under
-    ``--preload`` they are made after fork: the instrumentors take the global ones then)."""
+    ``--preload`` they are made after fork: the instrumentors take the global ones then).
+
+    ``reinstrument``: ``DCM_OTEL`` has been read after the instrumentors were instrumented from the
+    environment alone (``opentelemetry-instrument``). Each is uninstrumented and, if still switched on,
+    instrumented again with the settings' config, so every non-provider key takes effect under every launch.
+    """
     from dcm_otel.instrumentation import INSTRUMENTORS
 
     config, telemetry = state.config, state.telemetry
@@ -219,21 +225,13 @@ def _instrument(state: State) -> None:
     if telemetry is not None:
         providers = {"tracer_provider": telemetry.tracer_provider, "meter_provider": telemetry.meter_provider}
     for registered in INSTRUMENTORS:
-        if getattr(config, registered.flag):
-            instrumentor = registered.load()()
-            if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument(config=config, on_apps_ready=init, **providers)
-
-
-def _reconfigure(config: Config) -> None:
-    """``DCM_OTEL`` read after the instrumentors were instrumented from the environment alone: each that
-    reads settings per request or query follows it. Which instrumentors run, and what the others read at
-    ``instrument()``, stays as the environment set it (issue 19: the place to re-instrument them)."""
-    from dcm_otel.instrumentation import INSTRUMENTORS, Reconfigurable
-
-    for registered in INSTRUMENTORS:
-        if registered.module not in sys.modules:  # never imported, so never instrumented
+        wanted = getattr(config, registered.flag)
+        if not wanted and registered.module not in sys.modules:  # never imported, so never instrumented
             continue
         instrumentor = registered.load()()
-        if instrumentor.is_instrumented_by_opentelemetry and isinstance(instrumentor, Reconfigurable):
-            instrumentor.reconfigure(config)
+        if instrumentor.is_instrumented_by_opentelemetry:
+            if not reinstrument:
+                continue
+            instrumentor.uninstrument()
+        if wanted:
+            instrumentor.instrument(config=config, on_apps_ready=init, **providers)

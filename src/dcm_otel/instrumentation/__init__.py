@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from dcm_otel.config import Config
 
@@ -54,12 +54,3 @@ def config_of(kwargs: Mapping[str, Any]) -> Config:
     """``instrument(config=...)``, else the defaults."""
     config = kwargs.get("config")
     return config if isinstance(config, Config) else Config()
-
-
-@runtime_checkable
-class Reconfigurable(Protocol):
-    """An instrumentor whose settings read at request or query time follow a config that arrives after
-    ``instrument()`` (``DCM_OTEL`` read once Django's settings load, under ``opentelemetry-instrument``).
-    The others keep the config they were instrumented with."""
-
-    def reconfigure(self, config: Config) -> None: ...

@@ -37,7 +37,6 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from dcm_otel._sdk.bound_histograms import BoundHistograms
 from dcm_otel._sdk.span_starter import SpanStarter
 from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
-from dcm_otel.config import Config
 from dcm_otel.instrumentation import config_of
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.db.sql import CACHE_SIZE, summarize
@@ -210,14 +209,10 @@ class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"))
-        self._tracer = QueryTracer(tracer, meter, config_of(kwargs).db_sqlcommenter)
+        query_tracer = QueryTracer(tracer, meter, config_of(kwargs).db_sqlcommenter)
         wrapt.wrap_function_wrapper(
-            "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", self._tracer
+            "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", query_tracer
         )
-
-    def reconfigure(self, config: Config) -> None:
-        """``DCM_OTEL`` loaded after ``instrument()``: the next queries follow its ``db_sqlcommenter``."""
-        self._tracer.sqlcommenter = config.db_sqlcommenter
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from django.db.backends.utils import CursorWrapper

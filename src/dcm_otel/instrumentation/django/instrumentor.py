@@ -22,7 +22,6 @@ import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from dcm_otel.config import Config
 from dcm_otel.instrumentation import config_of
 
 from .middleware import TelemetryMiddleware
@@ -50,7 +49,9 @@ def _after_populate(
 ) -> Any:
     result = wrapped(*args, **kwargs)
     on_apps_ready()
-    _insert_middleware()
+    # DCM_OTEL, read in an AppConfig.ready or on_apps_ready, may have switched this instrumentor off.
+    if DjangoInstrumentor().is_instrumented_by_opentelemetry:
+        _insert_middleware()
     return result
 
 
@@ -73,12 +74,6 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             wrapt.wrap_function_wrapper(
                 "django.apps.registry", "Apps.populate", partial(_after_populate, on_apps_ready)
             )
-
-    def reconfigure(self, config: Config) -> None:
-        """``DCM_OTEL`` loaded after ``instrument()``: the middleware Django builds from now on follows it."""
-        TelemetryMiddleware.bind(
-            config, TelemetryMiddleware.tracer_provider, TelemetryMiddleware.meter_provider
-        )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from django.apps.registry import Apps
