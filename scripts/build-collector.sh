@@ -15,8 +15,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILDER_CONFIG=$ROOT/collector/builder-config.yaml
 CACHE=${DCM_OTEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dcm_otel}
-# Jaeger v2 is released as Go module versions v1.x of github.com/jaegertracing/jaeger (v1.76.0 = v2.13.0).
-JAEGER_VERSION=v1.76.0
+# Jaeger v2 is released as Go module versions v1.x of github.com/jaegertracing/jaeger (v1.75.0 = v2.12.0;
+# the approved release: newer ones are served but not approved).
+JAEGER_VERSION=v1.75.0
 
 say() { echo "build-collector: $*" >&2; }
 
