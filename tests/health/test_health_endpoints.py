@@ -3,8 +3,11 @@ registered checks, the container_manager checks, the management command, metrics
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from tests.health._project import TOKEN, health_project, manage, run_script
 from tests.otlp_receiver import OtlpReceiver, start_receiver
 from tests.project_factory import project_env
+from tests.services._common import wait_until
 from tests.test_metrics_contract import documented
 
 WITH_TOKEN = f"\nDCM_OTEL = {{'health': {{'details_token': {TOKEN!r}}}}}\n"
@@ -217,3 +221,43 @@ def test_metrics_view_is_routed_by_the_include_without_the_middleware(tmp_path: 
     assert status == 200
     assert "# TYPE" in body
     assert denied == 403
+
+
+def test_the_queue_check_reads_the_processors_heartbeat_from_the_shared_directory(tmp_path: Path) -> None:
+    """A real ``process_container_jobs`` sharing ``multiprocess_dir`` with the web side: its polls keep the
+    check ready, a hung processor (SIGSTOP) fails it, a processor that exited leaves it unknown."""
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    tail = (
+        f"\nDCM_OTEL = {{'multiprocess_dir': {str(shared)!r}, "
+        f"'health': {{'details_token': {TOKEN!r}, 'heartbeat_max_age': 5, 'cache_ttl': 0}}}}\n"
+    )
+    project = health_project(tmp_path / "app", settings_tail=tail, installed_apps=("container_manager",))
+    assert manage(project, "migrate", "--verbosity=0").returncode == 0
+    argv = [sys.executable, "manage.py", "process_container_jobs", "--legacy-mode", "--poll-interval=1"]
+    processor = subprocess.Popen(
+        argv, cwd=project, env=project_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    reason = f"""
+        import time
+        print(json.dumps(probe(HTTP_X_HEALTH_TOKEN={TOKEN!r})[1]["checks"]["queue"]["reason"]))
+        """
+    try:
+        assert wait_until(lambda: any(shared.glob("processor-*.heartbeat")), 60)
+        polling = run_script(project, reason)
+        processor.send_signal(signal.SIGSTOP)
+        time.sleep(6.5)  # past heartbeat_max_age: the stopped processor's file ages
+        hung = run_script(project, reason)
+        processor.send_signal(signal.SIGCONT)
+        processor.terminate()
+        processor.wait(30)
+        exited = run_script(project, reason)
+    finally:
+        if processor.poll() is None:
+            processor.send_signal(signal.SIGCONT)
+            processor.kill()
+            processor.wait(30)
+    assert re.search(r"processor polled \d s ago$", polling), polling
+    assert re.fullmatch(r"processor last polled \d+ s ago \(limit 5 s\)", hung), hung
+    assert exited.endswith("processor heartbeat unknown")
+    assert list(shared.glob("processor-*.heartbeat")) == []

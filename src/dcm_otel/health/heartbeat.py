@@ -1,9 +1,10 @@
 """The processor-heartbeat hook of the ``queue`` check.
 
-The job processor (``process_container_jobs``) does not publish a heartbeat itself; whatever records one
-(the processor instrumentation, or the application) registers a provider here that returns the Unix time
-of the processor's last poll, or None if it has never polled. Without a provider the heartbeat is
-reported as unknown and does not fail the check.
+The job processor (``process_container_jobs``) does not publish a heartbeat itself. With
+``multiprocess_dir`` set, the jobs instrumentation records one for every processor sharing that directory
+and registers the provider that reads it (:mod:`dcm_otel.instrumentation.jobs.heartbeat_files`); an
+application that records its own registers its provider here instead. A provider returns the Unix time of
+the last poll, or None when none is known: then the heartbeat is reported as unknown and does not fail.
 """
 
 from __future__ import annotations

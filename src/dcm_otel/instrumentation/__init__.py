@@ -4,7 +4,8 @@ Configuration reaches them as arguments, as contrib's ``instrument(tracer_provid
 does: :func:`dcm_otel.init` calls ``instrument(config=..., tracer_provider=..., meter_provider=...)`` on
 each one its config switches on. An instrumentor instrumented without ``config=`` (by hand, or by
 ``opentelemetry-instrument`` when another configurator set up the providers) uses :func:`config_of`'s
-defaults, ``Config()``; the Django one reads ``DCM_OTEL`` itself once settings are loaded.
+defaults, ``Config()``. Settings read after the instrumentors ran (under ``opentelemetry-instrument``, once
+Django's apps load) re-instrument them with the settings' config (``dcm_otel.runtime``).
 """
 
 from __future__ import annotations

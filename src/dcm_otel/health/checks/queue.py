@@ -1,6 +1,6 @@
 """Jobs are being processed: the oldest waiting ContainerJob is younger than ``queue_max_age`` and, when a
-heartbeat provider is registered (:mod:`dcm_otel.health.heartbeat`), the processor polled within
-``heartbeat_max_age``.
+processor heartbeat is known (:mod:`dcm_otel.health.heartbeat`: the processors sharing ``multiprocess_dir``,
+or the application's provider), the processor polled within ``heartbeat_max_age``.
 
 "Oldest waiting job" is the adapter's (:func:`dcm_otel._container_manager.oldest_waiting`), shared with the
 ``dcm.queue.oldest_age`` gauge and the admin page: a job waits from its scheduled time, else from when it
@@ -36,14 +36,12 @@ def build(config: Config) -> CheckFunction:
             notes.append(f"oldest waiting job {age:.0f} s old")
         provider = heartbeat_provider()
         last_poll = provider() if provider is not None else None
-        if provider is None:
+        if last_poll is None:
             notes.append("processor heartbeat unknown")
-        elif last_poll is None:
-            problems.append("no processor heartbeat yet")
-        elif time.time() - last_poll > heartbeat_max_age:
-            problems.append(
-                f"processor last polled {time.time() - last_poll:.0f} s ago (limit {heartbeat_max_age:g} s)"
-            )
+        elif (since := time.time() - last_poll) > heartbeat_max_age:
+            problems.append(f"processor last polled {since:.0f} s ago (limit {heartbeat_max_age:g} s)")
+        else:
+            notes.append(f"processor polled {since:.0f} s ago")
         return failing("; ".join(problems)) if problems else ok("; ".join(notes))
 
     return check_queue

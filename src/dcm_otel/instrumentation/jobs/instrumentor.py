@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Collection
+from functools import partial
 from typing import Any
 
 import wrapt
@@ -14,8 +15,10 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel._container_manager import ENVIRONMENT_BUILDERS, JOB_CALLS, JOB_MODEL, MODELS, POLLS
+from dcm_otel.health.heartbeat import HeartbeatProvider, heartbeat_provider, set_heartbeat_provider
 from dcm_otel.instrumentation import config_of
 
+from .heartbeat_files import HeartbeatFile, latest_poll
 from .lifecycle import Lifecycle
 from .processor import Processor
 from .queue import QueueGauges
@@ -49,7 +52,16 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         gauges = QueueGauges(meter)
         if queue_metrics == "all":
             gauges.enable()
-        processor = Processor(tracer, meter, gauges.enable if queue_metrics == "processor" else _nothing)
+        heartbeat = _nothing
+        self._heartbeat_provider: HeartbeatProvider | None = None
+        if config.multiprocess_dir:
+            heartbeat = HeartbeatFile(config.multiprocess_dir).beat
+            self._heartbeat_provider = partial(latest_poll, config.multiprocess_dir)
+            if heartbeat_provider() is None:  # one the application set wins
+                set_heartbeat_provider(self._heartbeat_provider)
+        processor = Processor(
+            tracer, meter, gauges.enable if queue_metrics == "processor" else _nothing, heartbeat
+        )
 
         self._patches: list[tuple[str, str, str, Callable[..., Any]]] = [
             *((module, cls, method, in_job_span(spans)) for module, cls, method in JOB_CALLS),
@@ -81,6 +93,8 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._active = False
+        if self._heartbeat_provider is not None and heartbeat_provider() is self._heartbeat_provider:
+            set_heartbeat_provider(None)
         models = sys.modules.get(MODELS)
         if models is not None:
             pre_save.disconnect(sender=getattr(models, JOB_MODEL), dispatch_uid=_SCOPE)

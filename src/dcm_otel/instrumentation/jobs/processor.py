@@ -51,11 +51,19 @@ def note_transition(job_id: str, previous: str | None, status: str) -> None:
 
 
 class Processor:
-    """Wraps the poll functions; ``on_poll`` runs at the first poll (it switches the queue gauges on)."""
+    """Wraps the poll functions; ``on_poll`` runs at the first poll (it switches the queue gauges on),
+    ``after_poll`` after each (the heartbeat)."""
 
-    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, on_poll: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        meter: metrics.Meter,
+        on_poll: Callable[[], None],
+        after_poll: Callable[[], None],
+    ) -> None:
         self._tracer = tracer
         self._on_poll: Callable[[], None] | None = on_poll
+        self._after_poll = after_poll
         self._last_poll: dict[str, float] = {}
         self._lock = threading.Lock()
         meter.create_observable_gauge(
@@ -93,6 +101,7 @@ class Processor:
             _cycle.reset(token)
             with self._lock:
                 self._last_poll[mode] = time.monotonic()
+            self._after_poll()
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         now = time.monotonic()
