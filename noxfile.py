@@ -59,7 +59,16 @@ def demo(session: nox.Session) -> None:
     Uses a reachable Docker Engine (or starts a private one when run as root with docker.io installed),
     else container_manager's mock executor."""
     session.install("-e", ".[container-manager]", "-e", "./devtools")
-    session.run("python", "examples/demo/run_demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+    # On Ctrl-C nox waits interrupt_timeout (0.3 s by default), then SIGTERM, 0.2 s later SIGKILL: the demo
+    # would die before it stopped dockerd and unmounted its data root. It bounds its own cleanup (each
+    # child's grace, then SIGKILL), so nox waits for it; a second Ctrl-C still ends nox at once.
+    session.run(
+        "python",
+        "examples/demo/run_demo.py",
+        *session.posargs,
+        env={"PYTHONUNBUFFERED": "1"},
+        interrupt_timeout=None,
+    )
 
 
 @nox.session(python=PYTHON)

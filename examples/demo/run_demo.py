@@ -34,6 +34,7 @@ import docker.errors
 import docker.utils
 from django.core.management import call_command
 from django.db import connections
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from dcm_otel.prometheus import prepare_multiprocess_dir
 from dcm_otel_devtools import (
@@ -121,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace, children: Children) -> int:
     if not port_free(args.port):
         raise SystemExit(f"demo: port {args.port} on 127.0.0.1 is in use; choose another with --port")
+    share_metrics_dir()
     os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
     django.setup()
     from django.conf import settings
@@ -128,18 +130,15 @@ def run(args: argparse.Namespace, children: Children) -> int:
     say(f"migrating the SQLite database in {settings.VAR_DIR}")
     call_command("migrate", verbosity=0)
     ensure_superuser()
-    engine = choose_engine(args, children, settings.VAR_DIR)
+    # The launcher's own probes expect failures (no engine, a dockerd still starting, the image not
+    # imported yet) and say what they found: they are not the application's Docker operations.
+    with suppress_instrumentation():
+        engine = choose_engine(args, children, settings.VAR_DIR)
     image = engine.image if engine else IMAGE
     create_jobs(configure_host(engine), image)
     connections.close_all()  # the children open their own; this process only supervises from here on
 
     env = {**os.environ, "DEMO_JOB_IMAGE": image, "PYTHONUNBUFFERED": "1"}
-    # The web server's /metrics also shows the job processor's figures (jobs, queue, hosts): both write
-    # their snapshots to one directory, as the workers of one gunicorn server do.
-    if "DCM_OTEL_MULTIPROCESS_DIR" not in env:
-        metrics_dir = str(settings.VAR_DIR / "metrics")
-        prepare_multiprocess_dir(metrics_dir)
-        env["DCM_OTEL_MULTIPROCESS_DIR"] = metrics_dir
     # --legacy-mode launches *and* harvests jobs; queue mode (the default) only launches queued ones.
     processor = [sys.executable, str(MANAGE), "process_container_jobs", "--legacy-mode", "--poll-interval=1"]
     server = [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{args.port}", "--noreload"]
@@ -171,6 +170,17 @@ def run(args: argparse.Namespace, children: Children) -> int:
         time.sleep(0.5)
     say(f"--exit-after {args.exit_after:g} s elapsed; stopping ...")
     return 0
+
+
+def share_metrics_dir() -> None:
+    """The web server's /metrics also shows the figures of the job processor (jobs, queue, hosts) and of
+    this process (the seed jobs' creation): all write their snapshots to one directory, as the workers of
+    one gunicorn server do. Set before django.setup() starts this process's telemetry."""
+    if "DCM_OTEL_MULTIPROCESS_DIR" not in os.environ:
+        var_dir = Path(os.environ.setdefault("DEMO_VAR_DIR", str(HERE / "var")))  # read by demo.settings
+        metrics_dir = str(var_dir / "metrics")
+        prepare_multiprocess_dir(metrics_dir)
+        os.environ["DCM_OTEL_MULTIPROCESS_DIR"] = metrics_dir
 
 
 def say(message: str) -> None:

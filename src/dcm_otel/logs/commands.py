@@ -8,14 +8,20 @@ a command whose output is data (``dumpdata``) keeps writing it as it is.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Collection
 from typing import Any
 
 import wrapt
 
+# ECMA-48 escape sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks) and the two-byte ones.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
 
 class LogStream:
-    """A text stream that turns every line written to it into one record of ``logger``."""
+    """A text stream that turns every line written to it into one record of ``logger``, as plain text: a
+    command styles its output when the process's stdout is a terminal (``self.style``), and those escape
+    codes would be noise in a log message."""
 
     def __init__(self, logger: logging.Logger, level: int) -> None:
         self._logger = logger
@@ -26,14 +32,18 @@ class LogStream:
         lines = (self._pending + text).split("\n")
         self._pending = lines.pop()
         for line in lines:
-            if line.strip():
-                self._logger.log(self._level, line.rstrip())
+            self._emit(line)
         return len(text)
 
     def flush(self) -> None:
-        if self._pending.strip():
-            self._logger.log(self._level, self._pending.rstrip())
+        self._emit(self._pending)
         self._pending = ""
+
+    def _emit(self, line: str) -> None:
+        """Whole lines only: an escape sequence split across two writes is stripped once joined."""
+        plain = _ESCAPE_SEQUENCE.sub("", line).rstrip()
+        if plain.strip():
+            self._logger.log(self._level, plain)
 
     def isatty(self) -> bool:
         return False
