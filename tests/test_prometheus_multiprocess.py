@@ -3,7 +3,7 @@ processes sharing a directory, with real processes: subprocesses, a fork, and gu
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
 import os
 import re
@@ -29,6 +29,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dcm_otel.process import is_gunicorn_command
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir, prepare_multiprocess_dir
+from dcm_otel.prometheus._figures import MetricId, ScopeId
+from dcm_otel.prometheus._merge import sum_figures
 
 APP_DIR = Path(__file__).parent / "prometheus_app"
 RECORDER = APP_DIR / "recorder.py"
@@ -269,8 +271,8 @@ def test_finished_processes_are_folded_into_the_archive(
         what="the files to be folded",
     )
 
-    archive = json.loads((Path(shared_dir) / "archive.json").read_text())
-    assert len(archive["folded"]) == 3
+    alive = sorted(path.name for path in Path(shared_dir).glob("*.alive"))
+    assert alive == [f"{endpoint._identity.stem}.alive"], "a folded process's liveness file goes too"
     text = render_text(endpoint)
     assert value(text, "jobs_total", queue="default") == 106
     assert value(text, "job_duration_seconds_count") == 3
@@ -524,3 +526,17 @@ def test_gunicorn_workers_write_a_final_snapshot_at_graceful_exit(preload: bool,
 
 def _assert_equal(actual: object, expected: object) -> None:
     assert actual == expected
+
+
+def test_float_sums_do_not_depend_on_the_order_of_the_processes() -> None:
+    """Each worker answers a scrape listing itself first: (0.1 + 0.2) + 0.3 > (0.3 + 0.2) + 0.1 in floats,
+    which Prometheus would read as a counter reset. The archive rounds up, so a fold never lowers the sum."""
+    metric = MetricId(ScopeId("s", None, None, ()), "c", "", "", "counter")
+    parts = [{metric: {(): value}} for value in (0.1, 0.2, 0.3)]
+    totals = {
+        sum_figures([(part, True) for part in order], lambda _: None)[metric][()]
+        for order in itertools.permutations(parts)
+    }
+    assert totals == {0.6}
+    archive = sum_figures([(parts[0], False), (parts[1], False)], lambda _: None, round_up=True)
+    assert sum_figures([(archive, False), (parts[2], False)], lambda _: None)[metric][()] >= 0.6

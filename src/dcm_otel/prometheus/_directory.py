@@ -49,7 +49,7 @@ def remove_multiprocess_dir(path: str | None) -> None:
     """Delete the directory and its files: for gunicorn's ``on_exit`` hook, so /tmp does not collect them."""
     if path is None:
         return
-    SnapshotDir(path).clear()
+    SnapshotDir(path).clear(live_too=True)
     with contextlib.suppress(OSError):
         os.unlink(os.path.join(path, LOCK))
     with contextlib.suppress(OSError):

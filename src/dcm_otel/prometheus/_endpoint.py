@@ -20,7 +20,7 @@ from dcm_otel.prometheus._figures import (
     metrics_data_from_figures,
 )
 from dcm_otel.prometheus._log import logger, warn_once
-from dcm_otel.prometheus._merge import subtract_baseline
+from dcm_otel.prometheus._merge import subtract_baseline, sum_figures
 from dcm_otel.prometheus._reader import CumulativeReader
 from dcm_otel.prometheus._store import ProcessIdentity, SnapshotDir
 
@@ -32,8 +32,9 @@ class PrometheusEndpoint:
     Add :attr:`reader` to the ``MeterProvider`` and call :meth:`render` from the metrics view. In
     multiprocess mode a daemon thread writes this process's cumulative figures to
     ``<multiprocess_dir>/<pid>-<start>.json`` every ``write_interval`` seconds and at shutdown (at
-    interpreter exit, or when the provider shuts the reader down). A scrape adds the other processes'
-    files to this process's fresh figures, so what the others recorded shows up within ``write_interval``.
+    interpreter exit, or when the provider shuts the reader down). A scrape first writes this process's
+    file, then adds up every file: what the others recorded shows up within ``write_interval``, and no
+    process's part of a scrape is older than what an earlier scrape showed (the package docstring).
     """
 
     def __init__(self, multiprocess_dir: str | None, *, write_interval: float = 1.0) -> None:
@@ -47,11 +48,14 @@ class PrometheusEndpoint:
         self._io_lock = threading.Lock()  # one snapshot write at a time, and none across a fork
         self._identity = ProcessIdentity.current() if self._directory else ProcessIdentity(os.getpid(), 0)
         self._baseline: Figures = {}  # what a forked child inherited; its parent reports that part
+        self._written: Figures = {}  # what this process's file holds: all a scrape may show of it
+        self._alive_fd: int | None = None
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._closed = False
         if multiprocess_dir:
             _make_private_dir(multiprocess_dir)
+            self._hold_alive()
             self._start_writer()
         _register_process_hooks(self)
 
@@ -74,19 +78,7 @@ class PrometheusEndpoint:
         if self._directory is None:
             return
         with self._io_lock:
-            try:
-                own = self._reader.collect_metrics()
-                if own is not None:
-                    self._directory.write(self._identity, self._own_figures(own))
-            except FileNotFoundError:
-                logger.debug("dcm_otel: %s is gone; snapshot not written", self.multiprocess_dir)
-            except Exception as exc:
-                warn_once(
-                    "write",
-                    "dcm_otel: cannot write the metrics snapshot to %s: %s",
-                    self.multiprocess_dir,
-                    exc,
-                )
+            self._write_own()
             try:
                 self._directory.fold_finished(self._identity, self._on_mismatch)
             except Exception as exc:
@@ -108,12 +100,34 @@ class PrometheusEndpoint:
     # ---- figures
 
     def _metrics_data(self) -> MetricsData | None:
-        own = self._reader.collect_metrics()
         if self._directory is None:
-            return own
-        figures = self._own_figures(own)
-        self._directory.add_other_processes(figures, self._identity, self._on_mismatch)
+            return self._reader.collect_metrics()
+        with self._io_lock:
+            own = self._write_own()
+            written = self._written
+        parts = [(written, True), *self._directory.other_processes(self._identity)]
+        figures = sum_figures(parts, self._on_mismatch)
         return metrics_data_from_figures(figures, server_resource(own), time.time_ns())
+
+    def _write_own(self) -> MetricsData | None:
+        """Collect and write this process's figures (the caller holds ``_io_lock``, so successive files only
+        grow). Only figures that reached the file become ``_written``: a scrape that showed more than the
+        file holds could be followed by one from another worker that reads the file and shows less."""
+        assert self._directory is not None
+        own = None
+        try:
+            own = self._reader.collect_metrics()
+            if own is not None:
+                figures = self._own_figures(own)
+                self._directory.write(self._identity, figures)
+                self._written = figures
+        except FileNotFoundError:
+            logger.debug("dcm_otel: %s is gone; snapshot not written", self.multiprocess_dir)
+        except Exception as exc:
+            warn_once(
+                "write", "dcm_otel: cannot write the metrics snapshot to %s: %s", self.multiprocess_dir, exc
+            )
+        return own
 
     def _own_figures(self, own: MetricsData | None) -> Figures:
         return subtract_baseline(figures_from_metrics_data(own), self._baseline)
@@ -128,6 +142,16 @@ class PrometheusEndpoint:
         )
 
     # ---- writer thread and process lifecycle
+
+    def _hold_alive(self) -> None:
+        """The lock that tells the other processes this one still runs (released by the kernel at exit)."""
+        assert self._directory is not None
+        try:
+            self._alive_fd = self._directory.hold_alive(self._identity)
+        except OSError as exc:
+            warn_once(
+                "alive", "dcm_otel: cannot lock the liveness file in %s: %s", self.multiprocess_dir, exc
+            )
 
     def _start_writer(self) -> None:
         self._stop = threading.Event()
@@ -154,13 +178,19 @@ class PrometheusEndpoint:
 
     def _after_fork_in_child(self) -> None:
         """A new process: new locks, a new file, a new writer thread (threads do not survive a fork), and a
-        baseline, since the child's cumulative figures start with what the parent had recorded."""
+        baseline, since the child's cumulative figures start with what the parent had recorded. The
+        parent's liveness descriptor is closed, not unlocked: unlocking would release the parent's lock."""
         self._io_lock = threading.Lock()
         self._reader.lock = threading.Lock()
+        if self._alive_fd is not None:
+            os.close(self._alive_fd)
+            self._alive_fd = None
         if self._directory is None or self._closed:
             return
         self._identity = ProcessIdentity.current()
         self._baseline = {}
+        self._written = {}
+        self._hold_alive()
         try:
             self._baseline = figures_from_metrics_data(self._reader.collect_metrics())
         except Exception:

@@ -2,55 +2,77 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 
-from dcm_otel.prometheus._figures import Figures, HistogramValue, MetricId, Series, Value
+from dcm_otel.prometheus._figures import AttributesKey, Figures, HistogramValue, MetricId, Series, Value
 
 # A finished worker's requests still happened; its in-flight count or last gauge reading no longer holds.
 MONOTONIC_KINDS: frozenset[str] = frozenset(("counter", "histogram"))
 
 OnMismatch = Callable[[MetricId], None]
+Part = tuple[Figures, bool]  # one process's figures, and whether that process still runs
 
 
-def add_figures(total: Figures, part: Figures, *, live: bool, on_mismatch: OnMismatch) -> None:
-    """Add ``part`` into ``total`` point by point.
+def sum_figures(parts: Sequence[Part], on_mismatch: OnMismatch, *, round_up: bool = False) -> Figures:
+    """The figures of the whole server from those of its processes, point by point.
 
     Counters and histograms always add up; up-down counters add up only while their process lives. Gauges
     are not additive (a queue length every worker reads would triple): the first value seen wins, so the
-    caller adds its own process first and the other live ones newest first. A histogram whose bucket bounds
-    differ from the ones already in ``total`` cannot be added; it is left out and reported.
+    caller puts its own process first and the other live ones newest first. A histogram whose bucket bounds
+    differ from the first seen cannot be added; it is left out and reported.
+
+    Float totals are the exact sum rounded once (``math.fsum``), whatever the order of the parts: a scrape
+    answered by another worker, which lists the parts in another order, must not show a sum one rounding
+    lower. With ``round_up`` (the archive, a total that later parts are added to) they are rounded up, so
+    the archive plus the other parts is never below the exact sum shown before the fold.
     """
-    for metric_id, series in part.items():
-        if not live and metric_id.kind not in MONOTONIC_KINDS:
-            continue
-        target = total.setdefault(metric_id, {})
-        for attributes, value in series.items():
-            current = target.get(attributes)
-            if current is None:
-                target[attributes] = value
-            elif metric_id.kind != "gauge":
-                added = _add(current, value)
-                if added is None:
-                    on_mismatch(metric_id)
-                else:
-                    target[attributes] = added
+    gathered: dict[MetricId, dict[AttributesKey, list[Value]]] = {}
+    for figures, live in parts:
+        for metric_id, series in figures.items():
+            if not live and metric_id.kind not in MONOTONIC_KINDS:
+                continue
+            target = gathered.setdefault(metric_id, {})
+            for attributes, value in series.items():
+                values = target.setdefault(attributes, [])
+                if metric_id.kind != "gauge" or not values:
+                    values.append(value)
+    total: Figures = {}
+    for metric_id, points in gathered.items():
+        series = total[metric_id] = {}
+        for attributes, values in points.items():
+            series[attributes], mismatched = _sum(values, round_up)
+            if mismatched:
+                on_mismatch(metric_id)
+    return total
 
 
-def _add(current: Value, value: Value) -> Value | None:
-    if isinstance(current, HistogramValue) and isinstance(value, HistogramValue):
-        if current.bounds != value.bounds:
-            return None
-        return HistogramValue(
-            bounds=current.bounds,
-            counts=tuple(a + b for a, b in zip(current.counts, value.counts, strict=True)),
-            sum=current.sum + value.sum,
-            count=current.count + value.count,
-            min=min(current.min, value.min),
-            max=max(current.max, value.max),
+def _sum(values: list[Value], round_up: bool) -> tuple[Value, bool]:
+    """The total, and whether values of another shape than the first had to be left out."""
+    first = values[0]
+    if isinstance(first, HistogramValue):
+        same = [v for v in values if isinstance(v, HistogramValue) and v.bounds == first.bounds]
+        histogram = HistogramValue(
+            bounds=first.bounds,
+            counts=tuple(sum(counts) for counts in zip(*(v.counts for v in same), strict=True)),
+            sum=_exact_sum([v.sum for v in same], round_up),
+            count=sum(v.count for v in same),
+            min=min(v.min for v in same),
+            max=max(v.max for v in same),
         )
-    if isinstance(current, HistogramValue) or isinstance(value, HistogramValue):
-        return None
-    return current + value
+        return histogram, len(same) < len(values)
+    numbers = [v for v in values if not isinstance(v, HistogramValue)]
+    return _exact_sum(numbers, round_up), len(numbers) < len(values)
+
+
+def _exact_sum(values: list[int | float], round_up: bool) -> int | float:
+    if all(isinstance(v, int) for v in values) or not all(math.isfinite(v) for v in values):
+        return sum(values)
+    total = math.fsum(values)
+    if round_up and Fraction(total) < sum(map(Fraction, values)):
+        total = math.nextafter(total, math.inf)
+    return total
 
 
 def subtract_baseline(current: Figures, baseline: Figures) -> Figures:
@@ -89,8 +111,3 @@ def _minus(value: Value, inherited: Value | None) -> Value:
     if isinstance(value, HistogramValue) or isinstance(inherited, HistogramValue):
         return value
     return value - inherited
-
-
-def monotonic_only(figures: Figures) -> Figures:
-    """The part of a finished process's figures that stays counted forever."""
-    return {metric_id: series for metric_id, series in figures.items() if metric_id.kind in MONOTONIC_KINDS}

@@ -1,14 +1,18 @@
 """The shared directory of snapshot files, and how a scrape reads it.
 
 - ``<pid>-<start>.json``: one process's cumulative figures, replaced atomically (temp file + ``os.replace``)
-  at every write. ``<start>`` is the process start time in centiseconds: a recycled pid gets a new file
-  instead of overwriting a finished process's, and "alive" means "a process with this pid exists and
-  started then" (one ``/proc/<pid>/stat`` read through psutil).
+  at every write. ``<start>`` is the process start time in centiseconds, so a recycled pid gets a new file
+  instead of overwriting a finished process's.
+- ``<pid>-<start>.alive``: flocked by its process for as long as it runs. The kernel drops the lock when the
+  process ends, however it ends, so "finished" means "this lock is free": no clock or pid guess, and a
+  process judged finished can never write again. (Without flock, or without that file: psutil's pid and
+  start time.)
 - ``archive.json``: the monotonic figures (counters, histograms) of finished processes, plus the names of
-  the files folded into it. Folding happens under the ``.lock`` flock and writes the archive *before*
-  deleting the folded files; a scrape reads the process files first and the archive last, skipping files
-  the archive names. Whenever a fold happens, each finished process is counted exactly once, and a server
-  whose workers are recycled often (``--max-requests``) still has only a handful of files to read.
+  the files folded into it.
+- ``.lock``: a fold (read the archive, add the finished files, write the archive, delete those files) holds
+  it exclusively and a scrape reads every file and the archive holding it shared, so a scrape sees each
+  finished process exactly once, in its own file or in the archive. A fold that dies before deleting the
+  files leaves their names in the archive, and readers skip them until a later fold deletes them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import psutil
 
 from dcm_otel.prometheus._figures import Figures, decode_figures, encode_figures
 from dcm_otel.prometheus._log import warn_once
-from dcm_otel.prometheus._merge import OnMismatch, add_figures, monotonic_only
+from dcm_otel.prometheus._merge import OnMismatch, Part, sum_figures
 
 try:
     import fcntl
@@ -37,9 +41,8 @@ FORMAT = 1
 ARCHIVE = "archive.json"
 LOCK = ".lock"
 _PROCESS_FILE = re.compile(r"^(\d+)-(\d+)\.json$")
+_ALIVE_FILE = re.compile(r"^(\d+)-(\d+)\.alive$")
 _TEMP_FILE = re.compile(r"^\.(\d+)-(\d+)\.json\.tmp$")
-# A folded file's name is remembered this long, so a scrape that read it just before the fold skips it.
-_FOLDED_NAMES_KEPT_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,23 @@ class SnapshotDir:
 
     # ---- writing
 
+    def hold_alive(self, identity: ProcessIdentity) -> int | None:
+        """Lock this process's ``.alive`` file; keep the returned descriptor open until the process ends.
+
+        Locked under a temp name, then renamed: the ``.alive`` name never shows an unlocked file of a live
+        process. None where there is no flock; raises OSError."""
+        if fcntl is None:
+            return None
+        temp = os.path.join(self.path, f".{identity.stem}.alive.tmp")
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.replace(temp, os.path.join(self.path, f"{identity.stem}.alive"))
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
     def write(self, identity: ProcessIdentity, figures: Figures) -> None:
         """Replace this process's file; raises OSError (the caller decides how loudly to complain).
 
@@ -115,27 +135,44 @@ class SnapshotDir:
 
     # ---- reading
 
-    def add_other_processes(self, total: Figures, own: ProcessIdentity, on_mismatch: OnMismatch) -> None:
-        """Add every other process's figures into ``total``, which already holds this process's fresh ones.
+    def other_processes(self, own: ProcessIdentity) -> list[Part]:
+        """Every other process's figures, each with whether it still runs: live processes newest file first
+        (a gauge keeps the first value seen), then finished ones, then the archive.
 
-        Live processes are added newest file first (a gauge keeps the first value seen), then the files of
-        finished processes, then the archive.
-        """
-        identities, _ = self._listing()
-        snapshots = [
-            snapshot for i in identities if i != own and (snapshot := self.read_snapshot(i)) is not None
-        ]
-        archive = self.read_archive() or Archive()  # after the files: see the module docstring
+        Read holding ``.lock`` shared, so no fold happens in between (see the module docstring)."""
+        with self._locked(shared=True):
+            identities, _, _ = self._listing()
+            snapshots = [
+                snapshot for i in identities if i != own and (snapshot := self.read_snapshot(i)) is not None
+            ]
+            archive = self.read_archive() or Archive()
         pending = [snapshot for snapshot in snapshots if snapshot.identity.stem not in archive.folded]
         live: list[Snapshot] = []
         finished: list[Snapshot] = []
         for snapshot in pending:
-            (live if snapshot.identity.is_alive() else finished).append(snapshot)
-        for snapshot in sorted(live, key=lambda snapshot: snapshot.written, reverse=True):
-            add_figures(total, snapshot.figures, live=True, on_mismatch=on_mismatch)
-        for snapshot in finished:
-            add_figures(total, snapshot.figures, live=False, on_mismatch=on_mismatch)
-        add_figures(total, archive.figures, live=False, on_mismatch=on_mismatch)
+            (finished if self.is_finished(snapshot.identity) else live).append(snapshot)
+        live.sort(key=lambda snapshot: snapshot.written, reverse=True)
+        return [
+            *((snapshot.figures, True) for snapshot in live),
+            *((snapshot.figures, False) for snapshot in finished),
+            (archive.figures, False),
+        ]
+
+    def is_finished(self, identity: ProcessIdentity) -> bool:
+        """True once the process has ended: its ``.alive`` lock is free."""
+        if fcntl is None:
+            return not identity.is_alive()
+        try:
+            fd = os.open(os.path.join(self.path, f"{identity.stem}.alive"), os.O_RDONLY)
+        except FileNotFoundError:  # it could not make one (it warned), or the directory is gone
+            return not identity.is_alive()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     def read_snapshot(self, identity: ProcessIdentity) -> Snapshot | None:
         document = self._read_json(f"{identity.stem}.json")
@@ -179,33 +216,41 @@ class SnapshotDir:
             warn_once(f"read:{self.path}", "dcm_otel: cannot read %s/%s: %s", self.path, name, exc)
             return None
 
-    def _listing(self) -> tuple[list[ProcessIdentity], list[ProcessIdentity]]:
-        """The process files and the leftover temp files, by the identity in their names."""
+    def _listing(self) -> tuple[list[ProcessIdentity], list[ProcessIdentity], list[ProcessIdentity]]:
+        """The process files, the ``.alive`` files and the leftover temp files, by the identity in their
+        names."""
         try:
             names = os.listdir(self.path)
         except FileNotFoundError:  # removed by the server's on_exit hook: nothing left to read
-            return [], []
+            return [], [], []
         except OSError as exc:
             warn_once(f"list:{self.path}", "dcm_otel: cannot list metrics directory %s: %s", self.path, exc)
-            return [], []
-        return _identities(names, _PROCESS_FILE), _identities(names, _TEMP_FILE)
+            return [], [], []
+        return (
+            _identities(names, _PROCESS_FILE),
+            _identities(names, _ALIVE_FILE),
+            _identities(names, _TEMP_FILE),
+        )
 
     # ---- folding finished processes into the archive
 
     def fold_finished(self, own: ProcessIdentity, on_mismatch: OnMismatch) -> None:
         """Move the monotonic figures of finished processes into the archive and delete their files.
 
-        Cheap when nothing finished (a listing and one liveness check per file), and skipped while another
-        process holds the lock: it will be done at a later tick.
+        Cheap when nothing finished (a listing and one lock probe per file), and skipped while a scrape or
+        another fold holds the lock: it will be done at a later tick.
         """
-        identities, temps = self._listing()
-        finished = [identity for identity in identities if identity != own and not identity.is_alive()]
+        identities, alive, temps = self._listing()
+        finished = [identity for identity in identities if identity != own and self.is_finished(identity)]
         for identity in temps:
-            if identity != own and not identity.is_alive():
+            if identity != own and self.is_finished(identity):
                 self._remove(f".{identity.stem}.json.tmp")
+        for identity in set(alive) - set(identities):  # ended before its first write: nothing to fold
+            if self.is_finished(identity):
+                self._remove(f"{identity.stem}.alive")
         if not finished:
             return
-        with self._exclusive() as locked:
+        with self._locked(shared=False) as locked:
             if locked:
                 self._fold(finished, on_mismatch)
 
@@ -214,29 +259,38 @@ class SnapshotDir:
         if archive is None:  # never overwrite an archive we could not read: that would reset the counters
             return
         now = time.time()
-        folded = {stem: at for stem, at in archive.folded.items() if now - at < _FOLDED_NAMES_KEPT_SECONDS}
+        # A name is needed only while its file is left (a fold ended between the archive and the deletes).
+        folded = {
+            stem: at
+            for stem, at in archive.folded.items()
+            if os.path.exists(os.path.join(self.path, f"{stem}.json"))
+        }
+        parts: list[Part] = [(archive.figures, False)]
         for identity in finished:
-            if identity.stem not in archive.folded:
-                snapshot = self.read_snapshot(identity)
-                if snapshot is not None:
-                    add_figures(
-                        archive.figures, monotonic_only(snapshot.figures), live=False, on_mismatch=on_mismatch
-                    )
-            folded[identity.stem] = now  # also refreshes a name whose file could not be deleted before
-        document = {"format": FORMAT, "folded": folded, "metrics": encode_figures(archive.figures)}
+            if identity.stem not in archive.folded and (snapshot := self.read_snapshot(identity)) is not None:
+                parts.append((snapshot.figures, False))
+            folded[identity.stem] = now
+        figures = sum_figures(parts, on_mismatch, round_up=True)
+        document = {"format": FORMAT, "folded": folded, "metrics": encode_figures(figures)}
         self._write_atomically(ARCHIVE, document)
         for identity in finished:
             self._remove(f"{identity.stem}.json")
+            self._remove(f"{identity.stem}.alive")
 
     @contextmanager
-    def _exclusive(self) -> Iterator[bool]:
+    def _locked(self, *, shared: bool) -> Iterator[bool]:
+        """``.lock`` held: a scrape waits for a fold (milliseconds); a fold does not wait, it yields False."""
         if fcntl is None:
             yield False
             return
-        fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(os.path.join(self.path, LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        except FileNotFoundError:  # removed by the server's on_exit hook: nothing to read or fold
+            yield False
+            return
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
@@ -246,20 +300,19 @@ class SnapshotDir:
 
     # ---- whole-directory housekeeping
 
-    def clear(self) -> None:
-        """Delete every snapshot, temp file and the archive: the server starts from zero."""
+    def clear(self, *, live_too: bool = False) -> None:
+        """Delete every snapshot, temp file and the archive: the server starts from zero. The ``.alive``
+        files go too, those of running processes only with ``live_too`` (the directory is being removed)."""
         try:
             names = os.listdir(self.path)
         except FileNotFoundError:
             return
         for name in names:
-            if (
-                name == ARCHIVE
-                or _PROCESS_FILE.match(name)
-                or _TEMP_FILE.match(name)
-                or name.endswith(".tmp")
-            ):
+            if name == ARCHIVE or _PROCESS_FILE.match(name) or name.endswith(".tmp"):
                 self._remove(name)
+        for identity in _identities(names, _ALIVE_FILE):
+            if live_too or self.is_finished(identity):
+                self._remove(f"{identity.stem}.alive")
 
     def _remove(self, name: str) -> None:
         try:
