@@ -4,7 +4,9 @@ Lean by design, since it runs on every request: instruments and constant attribu
 excluded paths cost one ``startswith``, the propagators run only when a request carries one of their
 headers, the route template is read from Django's own resolver match (no second URL resolution), and
 the span and the duration point take :mod:`dcm_otel._sdk.span_starter` (no sampler call) and
-:mod:`dcm_otel._sdk.bound_histograms` (bound attributes).
+:mod:`dcm_otel._sdk.bound_histograms` (bound attributes). What only some requests have (a query string,
+a method Django rewrote) costs the others one check: those span-only attributes go in a copy of the
+start attributes, which stay the duration point's.
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported when the response is out.
@@ -12,6 +14,7 @@ query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported whe
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable
 from time import perf_counter
@@ -29,12 +32,32 @@ from dcm_otel._sdk.span_starter import SpanStarter
 from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.config import Config
 from dcm_otel.instrumentation.db import query_profile
+from dcm_otel.instrumentation.errors import record_exception
+from dcm_otel.logs.redaction import Redactor
 from dcm_otel.prometheus.views import metrics_view
 
 # Semantic-convention advice for http.server.request.duration.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-KNOWN_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
+# RFC 9110, PATCH (RFC 5789) and QUERY, the conventions' known methods; any other is _OTHER.
+KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+)
+OTHER_METHOD = "_OTHER"
+# The url conventions' query parameters whose values become REDACTED (keys matched case-sensitively), and
+# the older list's AWSAccessKeyId and Signature (presigned S3 URLs of signature version 2).
+SENSITIVE_QUERY_PARAMETERS = (
+    "AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature",
+    "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
+)  # fmt: skip
+_SENSITIVE_QUERY = re.compile(
+    rf"(?:^|(?<=[&;]))({'|'.join(map(re.escape, SENSITIVE_QUERY_PARAMETERS))})=[^&;]*"
+)
 _EXCEPTION = "_dcm_otel_exception"
+
+
+def _name(method: object) -> str:
+    """The span name's method part: ``HTTP`` for ``_OTHER``, as the conventions name such spans."""
+    return "HTTP" if method == OTHER_METHOD else str(method)
 
 
 def meta_key(header: str) -> str:
@@ -76,6 +99,11 @@ class ActiveRequests:
 
 # One per process: the SDK keeps the first callback registered under the instrument's name.
 _ACTIVE_REQUESTS = ActiveRequests()
+
+
+def redacted_query(query: str) -> str:
+    """``url.query``: the query string as received, values of sensitive parameters replaced by REDACTED."""
+    return _SENSITIVE_QUERY.sub(r"\1=REDACTED", query)
 
 
 def route_of(request: HttpRequest) -> str | None:
@@ -141,6 +169,7 @@ class TelemetryMiddleware:
         self.propagation_keys = frozenset(map(meta_key, propagate.get_global_textmap().fields))
         # Without a proxy header to trust, the scheme is the WSGI one: no settings lookup per request.
         self.scheme_from_proxy = bool(getattr(settings, "SECURE_PROXY_SSL_HEADER", None))
+        self.redactor = Redactor(self.config.redact_keys)
         self.queries = (
             query_profile.QueryReporter(meter, self.config.db_repeated_query_threshold)
             if self.config.instrument_db
@@ -164,7 +193,10 @@ class TelemetryMiddleware:
 
     def _traced(self, request: HttpRequest) -> HttpResponse:
         meta = request.META
-        method = request.method if request.method in KNOWN_METHODS else "_OTHER"
+        method = request.method or ""
+        original: str = meta.get("REQUEST_METHOD", method)  # as sent: Django upper-cases request.method
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
         scheme = None if self.scheme_from_proxy else meta.get("wsgi.url_scheme")  # None under ASGI
         scheme = scheme or request.scheme or "http"
         parent = None
@@ -177,7 +209,12 @@ class TelemetryMiddleware:
             "url.path": request.path,
             "client.address": meta.get("REMOTE_ADDR", ""),
         }
-        span = self.spans.start(method, parent, SpanKind.SERVER, attributes)
+        query = meta.get("QUERY_STRING")
+        if query or original != method:
+            on_span = self._with_details(attributes, query, original)
+        else:
+            on_span = attributes
+        span = self.spans.start(_name(method), parent, SpanKind.SERVER, on_span)
         token = context.attach(trace.set_span_in_context(span, parent))
         profile = query_profile.QueryProfile() if self.queries is not None else None
         profile_token = query_profile.current.set(profile) if profile is not None else None
@@ -197,6 +234,18 @@ class TelemetryMiddleware:
             self._finish(request, span, attributes, status, elapsed, profile)
             context.detach(token)
 
+    def _with_details(
+        self, attributes: dict[str, str | int], query: str | None, original: str
+    ) -> dict[str, str | int]:
+        """The span's start attributes with ``url.query`` and ``http.request.method_original``, the
+        span-only attributes few requests have; ``RedactingSpanProcessor`` masks them like the others."""
+        details = dict(attributes)
+        if query:
+            details["url.query"] = redacted_query(query)
+        if original != attributes["http.request.method"]:
+            details["http.request.method_original"] = original
+        return details
+
     def _finish(
         self,
         request: HttpRequest,
@@ -212,16 +261,17 @@ class TelemetryMiddleware:
         route = route_of(request)
         if route is not None:
             outcome["http.route"] = route
-            span.update_name(f"{attributes['http.request.method']} {route}")
-        error = None
+            span.update_name(f"{_name(attributes['http.request.method'])} {route}")
+        error = description = None
         exception: BaseException | None = getattr(request, _EXCEPTION, None)
         if exception is not None:
             error = outcome["error.type"] = type(exception).__qualname__
-            span.record_exception(exception)
+            description = record_exception(span, exception, self.redactor) or None
         elif status >= 500:
             error = outcome["error.type"] = str(status)
         if error is not None and status >= 500:
-            span.set_status(Status(StatusCode.ERROR, error))
+            # The exception's message, else nothing: the status code and error.type are attributes already.
+            span.set_status(Status(StatusCode.ERROR, description))
         span.set_attributes(outcome)
         if self.queries is not None and profile is not None and profile.total:
             self.queries.report(profile, span, route)
