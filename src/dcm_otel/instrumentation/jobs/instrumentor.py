@@ -17,6 +17,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from dcm_otel._container_manager import ENVIRONMENT_BUILDERS, JOB_CALLS, JOB_MODEL, MODELS, POLLS
 from dcm_otel.health.heartbeat import HeartbeatProvider, heartbeat_provider, set_heartbeat_provider
 from dcm_otel.instrumentation import config_of
+from dcm_otel.logs.redaction import Redactor
 
 from .heartbeat_files import HeartbeatFile, latest_poll
 from .lifecycle import Lifecycle
@@ -47,7 +48,8 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         queue_metrics = kwargs.get("queue_metrics", config.queue_metrics)
         tracer = trace.get_tracer(_SCOPE, __version__, kwargs.get("tracer_provider"))
         meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"))
-        spans = JobSpans(tracer)
+        redactor = Redactor(config.redact_keys)
+        spans = JobSpans(tracer, redactor)
         lifecycle = Lifecycle(meter, spans)
         gauges = QueueGauges(meter)
         if queue_metrics == "all":
@@ -60,7 +62,7 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if heartbeat_provider() is None:  # one the application set wins
                 set_heartbeat_provider(self._heartbeat_provider)
         processor = Processor(
-            tracer, meter, gauges.enable if queue_metrics == "processor" else _nothing, heartbeat
+            tracer, meter, gauges.enable if queue_metrics == "processor" else _nothing, heartbeat, redactor
         )
 
         self._patches: list[tuple[str, str, str, Callable[..., Any]]] = [

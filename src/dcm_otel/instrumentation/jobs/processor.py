@@ -16,8 +16,11 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Status, StatusCode
 
 from dcm_otel._container_manager import JobStatus
+from dcm_otel.instrumentation.errors import exception_type, record_exception
+from dcm_otel.logs.redaction import Redactor
 
 from . import attributes as a
 
@@ -60,8 +63,10 @@ class Processor:
         meter: metrics.Meter,
         on_poll: Callable[[], None],
         after_poll: Callable[[], None],
+        redactor: Redactor,
     ) -> None:
         self._tracer = tracer
+        self._redactor = redactor
         self._on_poll: Callable[[], None] | None = on_poll
         self._after_poll = after_poll
         self._last_poll: dict[str, float] = {}
@@ -88,8 +93,20 @@ class Processor:
         stats = CycleStats()
         token = _cycle.set(stats)
         try:
-            with self._tracer.start_as_current_span(SPAN_NAME, attributes={a.PROCESSOR_MODE: mode}) as span:
-                result = wrapped(*args, **kwargs)
+            with self._tracer.start_as_current_span(
+                SPAN_NAME,
+                attributes={a.PROCESSOR_MODE: mode},
+                record_exception=False,  # the SDK's event has the deprecated exception.escaped
+                set_status_on_exception=False,  # its description repeats the exception type
+            ) as span:
+                try:
+                    result = wrapped(*args, **kwargs)
+                except Exception as error:
+                    span.set_attribute("error.type", exception_type(error))
+                    span.set_status(
+                        Status(StatusCode.ERROR, record_exception(span, error, self._redactor) or None)
+                    )
+                    raise
                 span.set_attributes({
                     "dcm.processor.jobs.seen": len(stats.seen),
                     "dcm.processor.jobs.launched": stats.launched,

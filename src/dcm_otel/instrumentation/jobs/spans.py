@@ -9,6 +9,11 @@ launcher's own span for it is then never ended, so never exported (it leaves the
 one span per run is exported, by whichever process sees it end. The span of the request or command that
 created the job is stored with the job and linked, so one can walk from the HTTP call that queued a job
 to its run.
+
+A run that fails or times out gets the error status and ``error.type`` = its ``dcm.job.result``
+(``failure``, ``timeout``): a fixed, documented set, the same value the ``dcm.job.duration`` points carry,
+while the domain's own detail stays in ``dcm.job.exit_code``. The status description is the first line of
+the job's ``last_error``, masked, when there is one: never the result again.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from dcm_otel._container_manager import WAITING
 from dcm_otel._sdk.preset_ids import install, preset_span_ids
+from dcm_otel.instrumentation.errors import record_exception
+from dcm_otel.logs.redaction import Redactor
 
 from . import attributes as a
 from .state import JobState
@@ -36,6 +43,8 @@ SPAN_NAME = "dcm.job.run"
 _PROPAGATOR = TraceContextTextMapPropagator()
 #: Started spans waiting for their harvest; beyond this the oldest is dropped, so memory stays bounded.
 MAX_OPEN_SPANS = 10_000
+#: The longest status description taken from a job's last_error (its first line).
+MAX_DESCRIPTION = 200
 
 
 @dataclass(frozen=True)
@@ -91,9 +100,10 @@ def _nanos(moment: datetime) -> int:
 
 
 class JobSpans:
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, redactor: Redactor) -> None:
         install(tracer)  # a run rebuilt by another process gets the ids its launch stored
         self._tracer = tracer
+        self._redactor = redactor
         self._open: OrderedDict[str, Span] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -103,7 +113,8 @@ class JobSpans:
 
         A job not launched yet starts a new run: a new span, whose context is stored in the job (the
         executor's launch save writes it). Otherwise the open span of the run, else one rebuilt with the
-        stored ids.
+        stored ids. An exception out of the call is an ``exception`` event only: the job's result, at
+        :meth:`finish`, says whether the run failed (a launch error may be retried).
         """
         facts = JobFacts.of(job)
         launch = job.status in WAITING
@@ -112,8 +123,12 @@ class JobSpans:
         }, launch)  # fmt: skip
         if launch:
             _store_context(job, a.RUN_CONTEXT_KEY, trace.set_span_in_context(span))
-        with trace.use_span(span, end_on_exit=False):
-            yield span
+        with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+            try:
+                yield span
+            except Exception as error:
+                record_exception(span, error, self._redactor)
+                raise
 
     def finish(self, facts: JobFacts, state: JobState, host: dict[str, str]) -> None:
         """End the run span at a terminal status; without a run (never started) there is no span."""
@@ -130,8 +145,14 @@ class JobSpans:
             span.set_attribute(a.JOB_EXIT_CODE, state.exit_code)
         span.set_attributes(facts.usage)
         if result in ("failure", "timeout"):
-            span.set_status(Status(StatusCode.ERROR, facts.error or result))
+            span.set_attribute("error.type", result)
+            span.set_status(Status(StatusCode.ERROR, self._description(facts.error)))
         span.end(end_time=_nanos(state.completed_at) if state.finished_run and state.completed_at else None)
+
+    def _description(self, error: str | None) -> str | None:
+        """The first line of the job's last_error, masked (it is free text from Docker or the executor)."""
+        line = (error or "").strip().partition("\n")[0][:MAX_DESCRIPTION]
+        return self._redactor.text(line) if line else None
 
     def _get_or_start(
         self, facts: JobFacts, started_at: datetime | None, host: dict[str, str], launch: bool
