@@ -1,10 +1,13 @@
 """DB instrumentation on SQLite and on a real PostgreSQL (psycopg 3), the same way: one CLIENT span per
-query with the stable database attributes, ``db.client.operation.duration``, nothing of a parameter or a
-literal in any exported signal, N+1 detection per request, no second span next to a driver instrumentor,
-and sqlcommenter only when asked for."""
+query with the stable database attributes (named after ``db.query.summary``, nothing parsed into
+``db.operation.name``/``db.collection.name``), ``db.client.operation.duration``, a parameterized statement's
+text as sent but nothing of a parameter or of another statement's literals in any exported signal, the
+database's own code on a failed query, N+1 detection per request, no second span next to a driver
+instrumentor, and sqlcommenter only when asked for."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -13,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.utils import IntegrityError
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
-from dcm_otel.instrumentation.db.sql import summarize
+from dcm_otel.instrumentation.db.instrumentor import failure
+from dcm_otel.instrumentation.db.sql import SUMMARY_LIMIT, summarize
 from tests.otlp_receiver import OtlpReceiver, Span, attributes, start_receiver
 from tests.project_factory import project_env
 from tests.services import Postgres
@@ -94,11 +99,13 @@ def test_a_span_and_a_duration_sample_per_query(
     parent = request_span(receiver, "GET /items/")
     (query,) = children(receiver, parent)
     assert query.kind == CLIENT
-    assert query.name == "SELECT shop_item"
+    assert query.name == 'SELECT "shop_item"'
     assert query.attributes["db.system.name"] == system
     assert query.attributes["db.namespace"] == namespace
-    assert query.attributes["db.operation.name"] == "SELECT"
-    assert query.attributes["db.collection.name"] == "shop_item"
+    assert query.attributes["db.query.summary"] == 'SELECT "shop_item"'
+    # The SQL conventions: operation and collection are not parsed out of the text; the summary is.
+    assert "db.operation.name" not in query.attributes
+    assert "db.collection.name" not in query.attributes
     assert query.attributes["db.query.text"] == (
         'SELECT "shop_item"."name" AS "name" FROM "shop_item" ORDER BY "shop_item"."id" ASC'
     )
@@ -114,8 +121,7 @@ def test_a_span_and_a_duration_sample_per_query(
     key = {
         ("db.system.name", system),
         ("db.namespace", namespace),
-        ("db.operation.name", "SELECT"),
-        ("db.collection.name", "shop_item"),
+        ("db.query.summary", 'SELECT "shop_item"'),
     }
     if database is not None:
         key |= {("server.address", database["HOST"]), ("server.port", int(database["PORT"]))}
@@ -139,8 +145,16 @@ def test_parameters_and_literals_never_leave_the_process(
     (failed,) = [s for s in queries if "no_such_table" in s.attributes["db.query.text"]]
     assert failed.status_code == 2  # STATUS_CODE_ERROR
     assert failed.events == ["exception"]  # with the exception type only: the message quotes the SQL
-    errors = {dict(k).get("error.type") for k in points(receiver, "db.client.operation.duration")}
-    assert errors == {None, failed.attributes["error.type"]}
+    # The database's own code: SQLite's extended result code (SQLITE_ERROR), PostgreSQL's SQLSTATE
+    # (undefined_table); error.type matches it, as the conventions advise.
+    code = "1" if database is None else "42P01"
+    assert failed.attributes["db.response.status_code"] == code
+    assert failed.attributes["error.type"] == code
+    failures = {
+        (dict(k).get("error.type"), dict(k).get("db.response.status_code"))
+        for k in points(receiver, "db.client.operation.duration")
+    }
+    assert failures == {(None, None), (code, code)}
     exported = b"".join(m.SerializeToString() for ms in receiver.received.values() for m in ms)
     assert PARAMETER_SECRET.encode() not in exported
     assert LITERAL_SECRET.encode() not in exported
@@ -156,7 +170,8 @@ def test_n_plus_one_is_flagged_and_a_clean_view_is_not(
     assert name == "dcm.db.repeated_query"
     assert event["dcm.db.query.count"] == N_PLUS_ONE_ROWS
     assert event["db.query.text"].startswith("SELECT")
-    assert '"shop_item"."id" = %s' in event["db.query.text"]
+    # Parameterized, so as sent: the placeholder, and the ORM's own literal unsanitized.
+    assert event["db.query.text"].endswith('"shop_item"."id" = %s LIMIT 21')
     assert events(receiver, "GET /items/") == []
 
     repeated = points(receiver, "dcm.http.server.db.repeated_queries")
@@ -199,8 +214,8 @@ def test_queries_outside_requests_are_traced_too(tmp_path: Path, receiver: OtlpR
     ]
     env = project_env(project, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
     subprocess.run(command, cwd=project, env=env, check=True, capture_output=True, timeout=60)
-    (span,) = [s for s in receiver.spans() if s.attributes.get("db.collection.name") == "shop_item"]
-    assert span.name == "SELECT shop_item"
+    (span,) = [s for s in receiver.spans() if s.attributes.get("db.query.summary") == 'SELECT "shop_item"']
+    assert span.name == 'SELECT "shop_item"'
     assert span.parent_span_id == ""
 
 
@@ -251,32 +266,89 @@ def test_sqlcommenter_puts_the_trace_context_in_the_sql_when_asked(
 
 
 @pytest.mark.parametrize(
-    ("sql", "text", "operation", "collection"),
+    ("sql", "text", "summary"),
     [
         (
             'SELECT "t"."id" FROM "shop_item" "t" WHERE "t"."id" = %s LIMIT 21',
             'SELECT "t"."id" FROM "shop_item" "t" WHERE "t"."id" = %s LIMIT ?',
-            "SELECT",
-            "shop_item",
+            'SELECT "shop_item"',
         ),
         (
             "select * from t where name = 'O''Brien' and x > 42 and y = -3.5e10 and z = 0xFF and b = true",
             "select * from t where name = ? and x > ? and y = ? and z = ? and b = ?",
-            "select",
-            "t",
+            "select t",
         ),
-        ('INSERT INTO "a" ("v") VALUES (%s)', 'INSERT INTO "a" ("v") VALUES (%s)', "INSERT", "a"),
-        ('UPDATE "a" SET "v" = 5 WHERE "id" = 7', 'UPDATE "a" SET "v" = ? WHERE "id" = ?', "UPDATE", "a"),
+        ('INSERT INTO "a" ("v") VALUES (%s)', 'INSERT INTO "a" ("v") VALUES (%s)', 'INSERT "a"'),
+        ('UPDATE "a" SET "v" = 5 WHERE "id" = 7', 'UPDATE "a" SET "v" = ? WHERE "id" = ?', 'UPDATE "a"'),
         (
             "SELECT a FROM t1 JOIN t2 ON t1.id = t2.id",
             "SELECT a FROM t1 JOIN t2 ON t1.id = t2.id",
-            "SELECT",
-            None,
+            "SELECT t1 t2",
         ),
-        ("SELECT a FROM t1, t2", "SELECT a FROM t1, t2", "SELECT", None),
-        ("SELECT $$x$$, E'y\\'z', b'01'", "SELECT ?, ?, ?", "SELECT", None),
-        ('/* app */ SAVEPOINT "s1_x2"', '/* app */ SAVEPOINT "s1_x2"', "SAVEPOINT", None),
+        ("SELECT a FROM t1 AS x, t2 y, t3", "SELECT a FROM t1 AS x, t2 y, t3", "SELECT t1 t2 t3"),
+        ("SELECT $$x$$, E'y\\'z', b'01'", "SELECT ?, ?, ?", "SELECT"),
+        ('/* app */ SAVEPOINT "s1_x2"', '/* app */ SAVEPOINT "s1_x2"', "SAVEPOINT"),
+        # The conventions' examples: every operation and target, in order, names as written.
+        (
+            "INSERT INTO shipping_details (order_id, address) SELECT order_id, address FROM orders",
+            "INSERT INTO shipping_details (order_id, address) SELECT order_id, address FROM orders",
+            "INSERT shipping_details SELECT orders",
+        ),
+        (
+            "SELECT d FROM (SELECT * FROM orders o JOIN customers c ON o.id = c.id)",
+            "SELECT d FROM (SELECT * FROM orders o JOIN customers c ON o.id = c.id)",
+            "SELECT SELECT orders customers",
+        ),
+        # Keywords that are no operation or no target where they stand.
+        (
+            'SELECT EXTRACT(YEAR FROM "a"."d") FROM "a" WHERE "x" IS DISTINCT FROM "y" FOR UPDATE',
+            'SELECT EXTRACT(YEAR FROM "a"."d") FROM "a" WHERE "x" IS DISTINCT FROM "y" FOR UPDATE',
+            'SELECT "a"',
+        ),
+        (
+            'WITH c AS (DELETE FROM "t" RETURNING *) SELECT * FROM c',
+            'WITH c AS (DELETE FROM "t" RETURNING *) SELECT * FROM c',
+            'DELETE "t" SELECT c',
+        ),
+        (
+            'TRUNCATE "a", "b" RESTART IDENTITY CASCADE',
+            'TRUNCATE "a", "b" RESTART IDENTITY CASCADE',
+            'TRUNCATE "a" "b"',
+        ),
+        ("-- nothing", "-- nothing", None),
     ],
 )
-def test_statement_summary(sql: str, text: str, operation: str, collection: str | None) -> None:
-    assert tuple(summarize(sql)) == (text, operation, collection)
+def test_statement_text_and_summary(sql: str, text: str, summary: str | None) -> None:
+    assert tuple(summarize(sql, parameterized=False)) == (text, summary)
+
+
+def test_a_parameterized_statement_is_not_sanitized() -> None:
+    """The conventions: the caller's parameters are the signal that no value is in the text; the summary
+    is still made of the sanitized text."""
+    sql = "SELECT * FROM t WHERE kind = 'open' AND id = %s LIMIT 21"
+    assert tuple(summarize(sql, parameterized=True)) == (sql, "SELECT t")
+    assert summarize(sql, parameterized=False).text == "SELECT * FROM t WHERE kind = ? AND id = %s LIMIT ?"
+
+
+def test_a_summary_is_cut_between_names() -> None:
+    tables = [f"table_{i:03}" for i in range(40)]
+    summary = summarize(f"SELECT * FROM {', '.join(tables)}", parameterized=False).summary
+    assert summary is not None
+    assert len(summary) <= SUMMARY_LIMIT
+    assert summary == " ".join(["SELECT", *tables[: len(summary.split()) - 1]])
+
+
+def test_a_failure_reports_the_drivers_code_else_its_class() -> None:
+    """Django re-raises the driver's error ``from`` it: the cause holds the database's code."""
+    sqlite = sqlite3.connect(":memory:")
+    sqlite.execute("CREATE TABLE t (a UNIQUE)")
+    sqlite.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.IntegrityError) as raised:
+        sqlite.execute("INSERT INTO t VALUES (1)")
+    wrapped = IntegrityError("UNIQUE constraint failed: t.a")
+    wrapped.__cause__ = raised.value
+    assert failure(wrapped) == (
+        "sqlite3.IntegrityError",
+        {"error.type": "2067", "db.response.status_code": "2067"},  # SQLITE_CONSTRAINT_UNIQUE
+    )
+    assert failure(ValueError("no code")) == ("ValueError", {"error.type": "ValueError"})

@@ -105,7 +105,7 @@ def test_health_checks_leave_no_trace(project: Path, receiver: OtlpReceiver) -> 
     spans = receiver.spans()
     # /health/ (excluded by default) left nothing, not even the span of its query; the other did.
     assert {s.name for s in spans if s.kind == SERVER} == {"GET /internal/health/"}
-    assert len([s for s in spans if s.attributes.get("db.collection.name") == "shop_item"]) == 1
+    assert len([s for s in spans if s.attributes.get("db.query.summary") == 'SELECT "shop_item"']) == 1
     assert {dict(k)["http.route"] for k in durations(receiver)} == {"/internal/health/"}
 
 

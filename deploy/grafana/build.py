@@ -230,13 +230,13 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
         ),
         ("Active requests", "timeseries", "short", [(f"sum(http_server_active_requests{{{J}}})", "active")]),
         (
-            "Slowest DB operations p95",
+            "Slowest DB queries p95 by summary",
             "timeseries",
             "s",
             [
                 (
-                    f"topk(5, histogram_quantile(0.95, sum by (db_operation_name, le) (rate(db_client_operation_duration_seconds_bucket{{{J}}}[{RI}]))))",
-                    "{{db_operation_name}}",
+                    f"topk(5, histogram_quantile(0.95, sum by (db_query_summary, le) (rate(db_client_operation_duration_seconds_bucket{{{J}}}[{RI}]))))",
+                    "{{db_query_summary}}",
                 )
             ],
         ),

@@ -6,10 +6,12 @@ backend look the same and no per-driver instrumentor is needed. Around the drive
 suppress-instrumentation key is set, so a driver instrumentor the user also enabled (dbapi, sqlite3,
 psycopg) adds no second span.
 
-Attributes follow the stable database conventions. ``db.query.text`` is the statement with its literals
-replaced (:mod:`dcm_otel.instrumentation.db.sql`); parameter values are never read, and a failed query records
-the exception type only, since drivers echo values in their messages. Everything derived from a SQL string
-is cached per (connection settings, SQL string), so the wrapper itself is two lookups and two clock reads.
+Attributes follow the stable database conventions (:mod:`dcm_otel.instrumentation.db.sql`): ``db.query.text``
+is a parameterized statement as sent, any other with its literals replaced; ``db.query.summary`` names the
+span and labels the duration. Parameter values are never read, and a failed query records the database's
+code and the exception type only (:func:`failure`), since drivers echo values in their messages. Everything
+derived from a SQL string is cached per (connection settings, SQL string, parameterized or not), so the
+wrapper itself is two lookups and two clock reads.
 Inside a request the span and duration sample are emitted when the response is out, with the query's own
 start, end and parent (see :class:`.query_profile.QueryProfile`); elsewhere right away; both
 through :mod:`dcm_otel._sdk.span_starter` and :mod:`dcm_otel._sdk.bound_histograms`.
@@ -93,8 +95,8 @@ def target_of(connection: Any) -> Target:
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def shape_of(target: Target, sql: str) -> Shape:
-    statement = summarize(sql)
+def shape_of(target: Target, sql: str, parameterized: bool) -> Shape:
+    statement = summarize(sql, parameterized)
     common: dict[str, str | int] = {"db.system.name": target.system}
     if target.namespace is not None:
         common["db.namespace"] = target.namespace
@@ -102,16 +104,48 @@ def shape_of(target: Target, sql: str) -> Shape:
         common["server.address"] = target.address
     if target.port is not None:
         common["server.port"] = target.port
-    if statement.operation is not None:
-        common["db.operation.name"] = statement.operation
-    if statement.collection is not None:
-        common["db.collection.name"] = statement.collection
+    if statement.summary is not None:
+        common["db.query.summary"] = statement.summary
     span_attributes = dict(common)
     if statement.text:
         span_attributes["db.query.text"] = statement.text
-    name = " ".join(filter(None, (statement.operation, statement.collection))) or target.system
-    key = (*target, statement.operation, statement.collection)
-    return Shape(name, statement.text, span_attributes, common, key)
+    key = (*target, statement.summary)
+    return Shape(statement.summary or _target_name(target), statement.text, span_attributes, common, key)
+
+
+def _target_name(target: Target) -> str:
+    """The span name of a statement without a summary: its ``{target}``, else ``db.system.name``."""
+    if target.namespace is not None:
+        return target.namespace
+    if target.address is not None:
+        return target.address if target.port is None else f"{target.address}:{target.port}"
+    return target.system
+
+
+class Failure(NamedTuple):
+    """What a failed query's telemetry says about the error; strings only, so a deferred emit keeps no
+    traceback alive."""
+
+    exception_type: str
+    attributes: dict[str, str]
+
+
+def failure(error: BaseException) -> Failure:
+    """The exception's class and the ``error.type`` and ``db.response.status_code`` of a failed query.
+
+    Django re-raises the driver's exception as its own (``raise ... from``), so the cause is the one that
+    knows the database's code: the SQLSTATE of psycopg 3 (``sqlstate``) or psycopg2 (``pgcode``), SQLite's
+    extended result code (``sqlite_errorcode``), recorded as a string. ``error.type`` is that code, as the
+    conventions advise, else the driver's exception class; never the message, which quotes values.
+    """
+    cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+    cls = type(cause)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    for attribute in ("sqlstate", "pgcode", "sqlite_errorcode"):
+        code = getattr(cause, attribute, None)
+        if code is not None:
+            return Failure(name, {"error.type": str(code), "db.response.status_code": str(code)})
+    return Failure(name, {"error.type": name})
 
 
 def traceparent_comment(span: trace.Span) -> str:
@@ -144,7 +178,8 @@ class QueryTracer:
             return wrapped(*args, **kwargs)
         sql = args[0]
         target = target_of(instance.db)
-        shape = shape_of(target, sql if isinstance(sql, str) else "")
+        # Parameters passed separately (any in ``params``) mark the text as safe to export unsanitized.
+        shape = shape_of(target, sql if isinstance(sql, str) else "", len(args) > 1 and bool(args[1]))
         span = None
         if target.system != "sqlite" and self.sqlcommenter and isinstance(sql, str):
             # The comment needs the span's id before the query runs, so this span cannot wait.
@@ -162,7 +197,7 @@ class QueryTracer:
         try:
             return wrapped(*args, **kwargs)
         except Exception as exc:
-            error = type(exc).__qualname__
+            error = failure(exc)
             raise
         finally:
             end = time_ns()
@@ -181,21 +216,22 @@ class QueryTracer:
         parent: context.Context,
         start: int,
         end: int,
-        error: str | None,
+        error: Failure | None,
         span: trace.Span | None = None,
     ) -> None:
-        """The query's span and duration sample, with the times the query really ran."""
+        """The query's span and duration sample, with the times the query really ran; ``error`` is
+        :func:`failure`'s attributes of a failed one."""
         if span is None:
             span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes, start)
         if error is not None:
-            span.set_attribute("error.type", error)
-            span.add_event("exception", {"exception.type": error}, timestamp=end)
-            span.set_status(Status(StatusCode.ERROR, error))
+            span.set_attributes(error.attributes)
+            span.add_event("exception", {"exception.type": error.exception_type}, timestamp=end)
+            span.set_status(Status(StatusCode.ERROR))  # no description: it would repeat error.type
         span.end(end_time=end)
         if error is None:
             self.durations.record((end - start) / 1e9, shape.metric_key, shape.metric_attributes)
         else:
-            self.duration.record((end - start) / 1e9, {**shape.metric_attributes, "error.type": error})
+            self.duration.record((end - start) / 1e9, {**shape.metric_attributes, **error.attributes})
 
 
 class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]

@@ -1,9 +1,11 @@
 """The DB profile of one request: the DB instrumentation counts each query into the request's profile, the
 request middleware reports it once the response is out.
 
-For a request that ran queries: ``dcm.http.server.db.queries`` (how many, by route) and, for every sanitized
-statement run at least ``db_repeated_query_threshold`` times (the N+1 pattern), a span event on the request
-span and one ``dcm.http.server.db.repeated_queries``. A context variable carries the profile, so queries
+For a request that ran queries: ``dcm.http.server.db.queries`` (how many, by route) and, for every statement
+run at least ``db_repeated_query_threshold`` times (the N+1 pattern), a span event on the request span and
+one ``dcm.http.server.db.repeated_queries``. Statements count by their ``db.query.text``: the ORM's
+parameterized text is the same for every value (placeholders, not values), any other is sanitized, so a
+loop of raw statements differing in literals counts as one. A context variable carries the profile, so queries
 from other threads or outside a request are not counted.
 """
 
@@ -22,7 +24,8 @@ MAX_PENDING = 256  # a request running more queries emits them in batches of thi
 
 
 class QueryProfile:
-    """Sanitized statement -> times run in this request, and the DB telemetry waiting to be emitted.
+    """Statement (its ``db.query.text``) -> times run in this request, and the DB telemetry waiting to be
+    emitted.
 
     The DB instrumentation defers each query's span and duration sample to the end of the request (with
     the query's own timestamps and parent): emitted back to back they cost about a third less than
