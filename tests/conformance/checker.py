@@ -116,7 +116,7 @@ class Checker:
     # -- spans ------------------------------------------------------------------------------------------
     def span(self, span: Any) -> Iterator[Deviation]:
         values = attrs(span.attributes)
-        subject, convention = self.classify(span.name, values)
+        subject, convention = self.classify(span, values)
         yield from self.names("span", subject, values)
         yield from self.values("span", subject, values)
         failed = span.status.code == ERROR
@@ -143,12 +143,13 @@ class Checker:
             yield from self.db_span(span, values)
         yield from self.required("span", subject, convention, values, conditions)
 
-    def classify(self, name: str, values: dict[str, Any]) -> tuple[str, Convention | None]:
-        if "http.request.method" in values:
+    def classify(self, span: Any, values: dict[str, Any]) -> tuple[str, Convention | None]:
+        """The convention a span follows: HTTP server, DB client, or none (subject: its name's family)."""
+        if "http.request.method" in values and span.kind == SERVER:
             return "http", self.model.convention("span.http.server")
         if "db.system.name" in values:
             return "db", self.model.convention("span.db.client")
-        return name.split(" ", 1)[0] if name.startswith("docker ") else name, None
+        return span.name.split(" ", 1)[0] if span.name.startswith("docker ") else span.name, None
 
     def http_span(self, span: Any, values: dict[str, Any], conditions: set[str]) -> Iterator[Deviation]:
         method, route, code = (
