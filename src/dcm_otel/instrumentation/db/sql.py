@@ -81,27 +81,27 @@ def summary(text: str) -> str | None:
     expect = 0  # a target keyword waits for its name: 1, or the first of a list: 2
     listing = 0  # in a FROM list: 1 after a name, 2 after its AS, 3 after its alias; a comma continues it
     for match in _TOKEN.finditer(_COMMENT.sub(" ", text)):
-        token = match.group()
-        upper = token.upper()
-        name = upper not in _CLAUSES or token[0] in "\"`"
-        if token in "(),;":
-            if token == "(":
+        lexeme = match.group()
+        upper = lexeme.upper()
+        name = upper not in _CLAUSES or lexeme[0] in "\"`"
+        if lexeme in "(),;":
+            if lexeme == "(":
                 depth += 1
-            elif token == ")":
+            elif lexeme == ")":
                 queries.discard(depth)
                 depth = max(depth - 1, 0)
-            elif token == ";":
+            elif lexeme == ";":
                 start, queries, depth = True, {0}, 0
-            expect, listing = (2 if token == "," and listing else 0), 0
+            expect, listing = (2 if lexeme == "," and listing else 0), 0
         elif start or (upper in _DML and previous not in _NOT_AN_OPERATION_AFTER):
             if upper != "WITH":  # the common table expressions' own SELECTs are the operations
-                words.append(token)
+                words.append(lexeme)
                 queries.add(depth)
             start, expect, listing = False, _TARGET_BEFORE.get(upper, 0), 0
         elif expect and upper in _MODIFIERS:
             pass
         elif expect and name:
-            words.append(token)
+            words.append(lexeme)
             expect, listing = 0, (1 if expect == 2 else 0)
         elif 0 < listing < 3 and name:
             listing = 2 if upper == "AS" and listing == 1 else 3
