@@ -138,7 +138,7 @@ def test_a_secret_in_a_job_env_and_in_extra_fields_is_masked_everywhere(run) -> 
     assert line["api_key"] == "***"
     assert "'API_TOKEN': '***'" in line["message"]
     assert "'GREETING': 'hello'" in line["message"]
-    assert exported(receiver, "job env").attributes["api_key"] == "***"
+    assert exported(receiver, "job env").attributes["dcm.log.api_key"] == "***"  # un-namespaced: dcm.log.
     assert SECRET not in json.dumps(lines)
     with receiver.lock:
         raw = [message.SerializeToString() for batch in receiver.received.values() for message in batch]

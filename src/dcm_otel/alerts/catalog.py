@@ -240,7 +240,7 @@ RECORDING = (
             RecordingRule(
                 "dcm_host:container_cpu_usage:sum",
                 "sum by (job, dcm_host_name) "
-                "(max by (job, dcm_host_name, container_image_name) (container_cpu_usage))",
+                "(max by (job, dcm_host_name, container_image_name, cpu_mode) (container_cpu_usage))",
             ),
             RecordingRule(
                 "dcm_host:container_memory_usage_bytes:sum",

@@ -2,7 +2,8 @@
 
 Our own handler rather than the SDK's ``LoggingHandler`` (deprecated in 1.45): that one exports every
 attribute of the record as it is, the unredacted request object and the code location included; this one
-exports the fields of :mod:`dcm_otel.logs.fields`, rendered as the JSON formatter renders them.
+exports the fields of :mod:`dcm_otel.logs.fields`, rendered as the JSON formatter renders them, under
+the names the semantic conventions expect (un-namespaced ``extra=`` names under ``dcm.log.``).
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ class OtlpLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            attributes = {key: attribute(value) for key, value in f.event_fields(record).items()}
+            name = record.name
+            attributes = {
+                f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()
+            }
             event_name = attributes.pop(f.EVENT_NAME, None)
-            if record.exc_text:
-                attributes[f.EXCEPTION] = record.exc_text
-            self._provider.get_logger(record.name).emit(
+            exception = f.exception_fields(record)
+            if exception:  # a traceback without an exception ("NoneType: None") is not one
+                attributes.update(exception)
+                if record.exc_text:
+                    attributes[f.EXCEPTION] = record.exc_text
+            self._provider.get_logger(name).emit(
                 LogRecord(
                     timestamp=int(record.created * 1e9),
                     observed_timestamp=time_ns(),

@@ -1,7 +1,9 @@
 """The field set of every record, shared by the JSON formatter and the OTLP bridge so both carry the same.
 
 Fixed fields come first (see docs/logging.md); event fields are whatever the caller passed in ``extra=``,
-minus Django's request object (its repr holds the full URL, query string included).
+minus Django's request object (its repr holds the full URL, query string included). The JSON line writes
+them under the names given; OTLP attributes are names a backend reads as the semantic conventions define
+them, so an un-namespaced one is exported under ``dcm.log.`` (:func:`otlp_name`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,16 @@ TRACE_ID = "trace_id"
 SPAN_ID = "span_id"
 EVENT_NAME = "event.name"
 EXCEPTION = "exception.stacktrace"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXTRA_PREFIX = "dcm.log."
 
 STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _NOT_DATA = frozenset({"request", "server_time"})  # Django's: the HttpRequest, runserver's clock text
 _NOT_EVENT_FIELDS = STANDARD_ATTRIBUTES | _NOT_DATA
+_EXCEPTION_CACHE = "_dcm_otel_exception"
+#: Django's own un-namespaced ``extra=`` fields that have a semantic-conventions name.
+_DJANGO_FIELDS = {"status_code": "http.response.status_code"}
 
 
 _last_second: tuple[int, str] = (-1, "")
@@ -58,6 +66,43 @@ def event_fields(record: logging.LogRecord) -> dict[str, Any]:
         for key, value in record.__dict__.items()
         if key not in _NOT_EVENT_FIELDS and value is not None and key[:1] != "_"
     }
+
+
+def otlp_name(logger: str, field: str) -> str:
+    """The OTLP attribute name of an ``extra=`` field. Namespaced names (``dcm.job.id``, ``url.path``,
+    ``shop.order.id``) are the caller's choice and pass; Django's ``status_code`` is the HTTP response
+    status code; any other bare name goes under ``dcm.log.``, the namespace the naming conventions ask an
+    application to use rather than a name a convention may define later with another meaning."""
+    if "." in field[1:-1]:
+        return field
+    if logger.startswith("django.") and field in _DJANGO_FIELDS:
+        return _DJANGO_FIELDS[field]
+    return EXTRA_PREFIX + field
+
+
+def exception_fields(record: logging.LogRecord) -> dict[str, str]:
+    """``exception.type`` and ``exception.message`` of the exception a record was logged with (the log
+    conventions require one of them beside ``exception.stacktrace``); empty when there is none, as for
+    ``logger.exception()`` outside an ``except``. Kept on the record, as ``exc_text`` is, so the redaction
+    filter masks the message once for every handler."""
+    fields: dict[str, str] | None = record.__dict__.get(_EXCEPTION_CACHE)
+    if fields is None:
+        fields = record.__dict__[_EXCEPTION_CACHE] = _describe(
+            record.exc_info[1] if record.exc_info else None
+        )
+    return fields
+
+
+def _describe(error: BaseException | None) -> dict[str, str]:
+    if error is None:
+        return {}
+    cls = type(error)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    try:
+        message = str(error)
+    except Exception:  # a broken __str__: the type alone satisfies the conventions
+        message = ""
+    return {EXCEPTION_TYPE: name, EXCEPTION_MESSAGE: message} if message else {EXCEPTION_TYPE: name}
 
 
 def identity(config: Config) -> dict[str, str]:

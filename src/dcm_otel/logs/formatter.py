@@ -42,6 +42,7 @@ class JsonFormatter(OrjsonFormatter):
             **f.event_fields(record),
         }
         if record.exc_text:
+            log_data.update(f.exception_fields(record))
             log_data[f.EXCEPTION] = record.exc_text
         return self.jsonify_log_record(log_data)
 

@@ -4,8 +4,8 @@ span attributes (a span processor).
 A value is masked when its name contains one of the configured fragments (``redact_keys``: password,
 secret, token, key, authorization, cookie, env, ...): an ``extra=`` field, a key of a dict inside one (a
 job's environment), a span attribute, or ``NAME=value`` / ``"name": "value"`` / ``Name: value`` inside
-free text (the message, the exception text). A masked dict keeps its keys, so one sees which variables
-were set, never their values.
+free text (the message, the exception's message and text). A masked dict keeps its keys, so one sees
+which variables were set, never their values.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dcm_otel import handover
 
-from .fields import STANDARD_ATTRIBUTES
+from .fields import EXCEPTION_MESSAGE, STANDARD_ATTRIBUTES, exception_fields
 
 MASK = "***"
 _MAX_NAMES = 4096
@@ -163,6 +163,9 @@ def _redact_record(redactor: Redactor, record: logging.LogRecord) -> None:
         record.exc_text = _FORMATTER.formatException(record.exc_info)
     if record.exc_text:
         record.exc_text = redactor.text(record.exc_text)
+    exception = exception_fields(record)
+    if EXCEPTION_MESSAGE in exception:
+        exception[EXCEPTION_MESSAGE] = redactor.text(exception[EXCEPTION_MESSAGE])
     if record.stack_info:
         record.stack_info = redactor.text(record.stack_info)
     attributes = record.__dict__

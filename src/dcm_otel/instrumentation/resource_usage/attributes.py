@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from opentelemetry.semconv._incubating.attributes.container_attributes import CONTAINER_IMAGE_NAME
+from opentelemetry.semconv._incubating.attributes.cpu_attributes import CPU_MODE
 from opentelemetry.semconv._incubating.attributes.disk_attributes import DISK_IO_DIRECTION
 from opentelemetry.semconv._incubating.attributes.network_attributes import NETWORK_IO_DIRECTION
 from opentelemetry.semconv._incubating.metrics.container_metrics import (
@@ -29,6 +30,7 @@ __all__ = [
     "CONTAINER_MEMORY_USAGE",
     "CONTAINER_NETWORK_IO",
     "CONTAINER_STATE",
+    "CPU_MODE",
     "DISK_IO_DIRECTION",
     "EXECUTOR_TYPE",
     "HOST_CONTAINERS",

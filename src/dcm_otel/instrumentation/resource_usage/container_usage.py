@@ -1,5 +1,6 @@
 """Usage of running job containers, from successive readings: the four ``container.*`` metrics per
-(host, image), and per job the peak memory and mean CPU that go to the job's own fields and span.
+(host, image), CPU also per ``cpu.mode``, and per job the peak memory and mean CPU that go to the job's
+own fields and span.
 
 Network and disk bytes are kept as running totals per (host, image), so the counters stay monotonic when
 a container ends; CPU cores are the CPU time used between a container's last two readings over the wall
@@ -13,13 +14,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, CallbackT, Observation
 
 from . import attributes as a
-from .container_stats import Reading
+from .container_stats import CPU_MODES, Reading
 
 MAX_CONTAINERS = 10_000
 MAX_SERIES = 1_000
@@ -35,7 +36,7 @@ class Tracked:
     started_at: float
     seen: float  # monotonic time the container was last known to run
     last: Reading | None = None
-    cores: float = 0.0
+    cores: dict[str, float] = field(default_factory=dict)  # cpu.mode -> CPUs over the latest interval
     peak_memory: int = 0
 
 
@@ -96,10 +97,13 @@ class ContainerUsage:
             tracked = self._containers.get(container_id)
             if tracked is None:
                 return
-            base = tracked.last or Reading(tracked.started_at, 0, 0, {}, {})
+            base = tracked.last or Reading(tracked.started_at, 0, 0, {}, {}, {})
             elapsed = reading.at - base.at
             if elapsed > 0:
-                tracked.cores = max(0.0, (reading.cpu_ns - base.cpu_ns) / 1e9 / elapsed)
+                tracked.cores = {
+                    mode: max(0.0, (ns - base.cpu.get(mode, 0)) / 1e9 / elapsed)
+                    for mode, ns in reading.cpu.items()
+                }
             tracked.peak_memory = max(tracked.peak_memory, reading.memory)
             totals = self._totals_of(tracked.series)
             for kind, now, before in (
@@ -150,9 +154,14 @@ class ContainerUsage:
         return {a.HOST_NAME: series[0], a.CONTAINER_IMAGE_NAME: series[1]}
 
     def _cpu(self, options: CallbackOptions) -> Iterable[Observation]:
+        """One point per ``cpu.mode`` (``user``, ``system``) and none without: the conventions ask for
+        modes wherever the stats give them, and a total beside them would be counted twice in a sum."""
         return [
-            Observation(sum(t.cores for t in tracked), self._attributes(series))
+            Observation(
+                sum(t.cores.get(mode, 0.0) for t in tracked), {**self._attributes(series), a.CPU_MODE: mode}
+            )
             for series, tracked in self._running().items()
+            for mode in CPU_MODES
         ]
 
     def _memory(self, options: CallbackOptions) -> Iterable[Observation]:

@@ -41,11 +41,23 @@ HOST_GROUPS: tuple[HostMetricGroup, ...] = tuple(
 _SKIPPED_NICS = ("veth",)
 _SKIPPED_DISKS = ("loop", "ram", "zram")
 _MEMORY_STATES = ("used", "free", "cached", "buffers")
+#: psutil's ``cpu_times`` fields on every platform, as the ``cpu.mode`` values the conventions name: hard
+#: and soft interrupts (``irq``, ``softirq``; Windows' ``interrupt`` and ``dpc``) are ``interrupt``.
+#: Linux's ``guest`` and ``guest_nice`` are left out: they are counted in ``user`` and ``nice`` already.
+_CPU_MODES = {
+    "user": "user", "nice": "nice", "system": "system", "idle": "idle", "iowait": "iowait",
+    "irq": "interrupt", "softirq": "interrupt", "interrupt": "interrupt", "dpc": "interrupt",
+    "steal": "steal",
+}  # fmt: skip
 
 
 def _cpu(options: CallbackOptions) -> Iterable[Observation]:
-    times = psutil.cpu_times_percent(interval=None)._asdict()  # since the previous collection
-    return [Observation(percent / 100, {CPU_MODE: mode}) for mode, percent in times.items()]
+    shares: dict[str, float] = {}
+    for field, percent in psutil.cpu_times_percent(interval=None)._asdict().items():  # since the last call
+        mode = _CPU_MODES.get(field)
+        if mode is not None:
+            shares[mode] = shares.get(mode, 0.0) + percent / 100
+    return [Observation(share, {CPU_MODE: mode}) for mode, share in shares.items()]
 
 
 def _memory(options: CallbackOptions) -> Iterable[Observation]:
