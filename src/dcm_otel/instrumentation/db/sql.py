@@ -83,7 +83,7 @@ def summary(text: str) -> str | None:
     for match in _TOKEN.finditer(_COMMENT.sub(" ", text)):
         lexeme = match.group()
         upper = lexeme.upper()
-        name = upper not in _CLAUSES or lexeme[0] in "\"`"
+        name = upper not in _CLAUSES or lexeme[0] in '"`'
         if lexeme in "(),;":
             if lexeme == "(":
                 depth += 1
