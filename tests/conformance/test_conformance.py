@@ -11,49 +11,12 @@ from tests.conformance.checker import Deviation, check
 from tests.conformance.conftest import Capture
 from tests.conformance.model import load
 
-HTTP = "issue 18, HTTP bullet"
-LOGS = "issue 18, Logs bullet"
-RESOURCE = "issue 18, Resource bullet"
-DB = "issue 18, DB bullet"
 CONTAINERS = "issue 18, Containers bullet"
-CPU = "issue 18, system.cpu.utilization bullet"
-JOBS = "issue 18, Jobs bullet"
 CUSTOM = "issue 18, Custom names bullet"
 
 #: Known deviations, each with the reason it is still here.
 ALLOWED: dict[Deviation, str] = {
-    ("span", "http", "missing http.request.method_original"): f"{HTTP}: _OTHER without the original method",
-    (
-        "span",
-        "http",
-        "name _OTHER for method _OTHER",
-    ): f"{HTTP}: span named `_OTHER /route`, not `HTTP /route`",
-    ("span", "http", "known method QUERY reported as _OTHER"): f"{HTTP}: QUERY is a known method",
-    ("span", "http", "missing url.query"): f"{HTTP}: a query string gives no url.query",
-    ("span", "http", "status description repeats error.type or the status code"): f"{JOBS}: descriptions",
-    (
-        "log",
-        "exception",
-        "missing exception.type and exception.message",
-    ): f"{LOGS}: only exception.stacktrace",
-    ("log", "log", "status_code not in the model"): f"{LOGS}: un-namespaced extra= attributes pass through",
     ("log", "log", "docker.operation not in the model"): f"{CUSTOM}: docker.* attributes",
-    ("resource", "process", "missing process.creation.time"): f"{RESOURCE}: process.pid alone",
-    ("span", "db", "missing db.response.status_code"): f"{DB}: a failed query has no status code",
-    ("metric", "db.client.operation.duration", "missing db.response.status_code"): f"{DB}: as on the span",
-    (
-        "span",
-        "db",
-        "db.operation.name parsed from db.query.text (belongs in db.query.summary)",
-    ): f"{DB}: parsed",
-    (
-        "span",
-        "db",
-        "db.collection.name parsed from db.query.text (belongs in db.query.summary)",
-    ): f"{DB}: parsed",
-    ("span", "db", "parameterized db.query.text sanitized"): f"{DB}: parameterized statements sanitized",
-    ("span", "db", "status description repeats error.type or the status code"): f"{JOBS}: descriptions",
-    ("metric", "container.cpu.usage", "missing cpu.mode"): f"{CONTAINERS}: no cpu.mode from Docker stats",
     ("metric", "container.cpu.usage", "point not associated with one container (entity_associations)"): (
         f"{CONTAINERS}: summed per (host, image)"
     ),
@@ -66,11 +29,6 @@ ALLOWED: dict[Deviation, str] = {
     ("metric", "container.disk.io", "point not associated with one container (entity_associations)"): (
         f"{CONTAINERS}: summed per (host, image)"
     ),
-    ("metric", "system.cpu.utilization", "cpu.mode=irq not in the enum"): f"{CPU}: irq -> interrupt",
-    ("metric", "system.cpu.utilization", "cpu.mode=softirq not in the enum"): f"{CPU}: softirq -> interrupt",
-    ("metric", "system.cpu.utilization", "cpu.mode=guest not in the enum"): f"{CPU}: outside the set",
-    ("metric", "system.cpu.utilization", "cpu.mode=guest_nice not in the enum"): f"{CPU}: outside the set",
-    ("span", "dcm.job.run", "error span without error.type"): f"{JOBS}: a failed run has no error.type",
     ("span", "docker", "docker.operation not in the model"): f"{CUSTOM}: docker.* attributes",
     ("span", "docker", "docker.api.version not in the model"): f"{CUSTOM}: docker.* attributes",
     ("span", "docker", "docker.stream.bytes not in the model"): f"{CUSTOM}: docker.* attributes",
@@ -81,9 +39,6 @@ ALLOWED: dict[Deviation, str] = {
     ),
     ("metric", "docker.client.operation.duration", "docker.operation not in the model"): (
         f"{CUSTOM}: docker.* attributes"
-    ),
-    ("span event", "http exception", "exception.escaped deprecated (obsoleted)"): (
-        f"{CUSTOM}: the SDK's deprecated exception.escaped"
     ),
 }
 
