@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from dcm_otel.instrumentation.docker import DockerInstrumentor, deferred
 from tests.services import DockerEngine
 
-DURATION = "docker.client.operation.duration"
+DURATION = "dcm.docker.client.operation.duration"
 
 
 class Stall(SpanProcessor):

@@ -6,7 +6,9 @@ Setup steps run under ``suppress_instrumentation()`` so that each test sees only
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
+import pkgutil
 import socket
 import tempfile
 import time
@@ -37,14 +39,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from benchmarks.docker_calls import bench_overhead
-from dcm_otel.instrumentation.docker import DockerInstrumentor
+from dcm_otel.instrumentation.docker import DockerInstrumentor, attributes
 from dcm_otel.instrumentation.docker.operations import OPERATIONS
 from tests.services import DockerEngine
 
 services = pytest.mark.services
 
 SCOPE = "dcm_otel.instrumentation.docker"
-DURATION = "docker.client.operation.duration"
+DURATION = "dcm.docker.client.operation.duration"
 #: Public APIClient methods that only build config dicts locally, so they have no operation.
 LOCAL_HELPERS = {
     "create_container_config",
@@ -145,7 +147,7 @@ def where(client: docker.DockerClient, docker_engine: DockerEngine) -> dict[str,
         found: dict[str, Any] = {"server.address": url.path, "network.transport": "unix"}
     else:
         found = {"server.address": url.hostname, "server.port": url.port, "network.transport": "tcp"}
-    return {**found, "docker.api.version": client.api.api_version}
+    return {**found, "dcm.docker.api.version": client.api.api_version}
 
 
 def expected(
@@ -156,7 +158,7 @@ def expected(
     extra: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """A span's name and exact attributes."""
-    attributes = {"docker.operation": operation, **where, "http.request.method": method}
+    attributes = {"dcm.docker.operation": operation, **where, "http.request.method": method}
     if status is not None:
         attributes["http.response.status_code"] = status
     return f"docker {operation}", {**attributes, **(extra or {})}
@@ -164,7 +166,7 @@ def expected(
 
 def point(where: dict[str, Any], operation: str, error: str | None = None) -> Point:
     """A duration histogram point's attribute set."""
-    attributes = {"docker.operation": operation, "server.address": where["server.address"]}
+    attributes = {"dcm.docker.operation": operation, "server.address": where["server.address"]}
     if error is not None:
         attributes["error.type"] = error
     return frozenset(attributes.items())
@@ -176,7 +178,8 @@ def assert_client_spans(spans: list[ReadableSpan], spec: list[tuple[str, dict[st
 
 
 def stream_attributes(span: ReadableSpan) -> dict[str, Any]:
-    return {key: value for key, value in (span.attributes or {}).items() if key.startswith("docker.stream.")}
+    attributes = span.attributes or {}
+    return {key: value for key, value in attributes.items() if key.startswith("dcm.docker.stream.")}
 
 
 @services
@@ -209,11 +212,11 @@ def test_run_gives_one_span_per_engine_operation(
     container = {"container.id": (spans[0].attributes or {}).get("container.id")}
     assert len(str(container["container.id"])) == 64
     # run() reads the log stream to its end last, after the container is removed.
-    logs_items = (spans[3].attributes or {}).get("docker.stream.items")
+    logs_items = (spans[3].attributes or {}).get("dcm.docker.stream.items")
     logs_stream = {
-        "docker.stream.end": "exhausted",
-        "docker.stream.items": logs_items,
-        "docker.stream.bytes": 6,
+        "dcm.docker.stream.end": "exhausted",
+        "dcm.docker.stream.items": logs_items,
+        "dcm.docker.stream.bytes": 6,
     }
     repository, _, tag = docker_engine.image.rpartition(":")
     image = {"container.image.name": repository, "container.image.tags": (tag,)}
@@ -297,7 +300,8 @@ def test_stats(telemetry: Telemetry, where: dict[str, Any], sleeper: Any) -> Non
     assert "read" in snapshot
     assert "read" in first
     subject = {"container.id": sleeper.id}
-    closed_stream = {"docker.stream.end": "closed", "docker.stream.items": 1}  # decoded: no byte count
+    # Decoded: no byte count.
+    closed_stream = {"dcm.docker.stream.end": "closed", "dcm.docker.stream.items": 1}
     assert_client_spans(
         telemetry.finished(),
         [
@@ -387,7 +391,11 @@ def test_stream_read_in_part_then_closed(telemetry: Telemetry, where: dict[str, 
 
     [span] = telemetry.finished()
     assert (first, second) == (b"line1\n", b"line2\n")
-    closed_stream = {"docker.stream.end": "closed", "docker.stream.items": 2, "docker.stream.bytes": 12}
+    closed_stream = {
+        "dcm.docker.stream.end": "closed",
+        "dcm.docker.stream.items": 2,
+        "dcm.docker.stream.bytes": 12,
+    }
     subject = {"container.id": sleeper.id}
     assert_client_spans(
         [span], [expected("containers.logs", where, "GET", 200, {**subject, **closed_stream})]
@@ -403,9 +411,9 @@ def test_stream_read_to_the_end(telemetry: Telemetry, sleeper: Any) -> None:
     [span] = telemetry.finished()
     assert b"".join(lines) == b"line1\nline2\nline3\nline4\nline5\n"
     assert stream_attributes(span) == {
-        "docker.stream.end": "exhausted",
-        "docker.stream.items": len(lines),
-        "docker.stream.bytes": 30,
+        "dcm.docker.stream.end": "exhausted",
+        "dcm.docker.stream.items": len(lines),
+        "dcm.docker.stream.bytes": 30,
     }
 
 
@@ -418,9 +426,9 @@ def test_stream_dropped_unfinished_ends_its_span(telemetry: Telemetry, sleeper: 
 
     [span] = telemetry.finished()
     assert stream_attributes(span) == {
-        "docker.stream.end": "abandoned",
-        "docker.stream.items": 1,
-        "docker.stream.bytes": 6,
+        "dcm.docker.stream.end": "abandoned",
+        "dcm.docker.stream.items": 1,
+        "dcm.docker.stream.bytes": 6,
     }
 
 
@@ -434,7 +442,7 @@ def test_event_stream(
     )
 
     assert {"create", "start"} <= {event["status"] for event in events}
-    decoded_stream = {"docker.stream.end": "exhausted", "docker.stream.items": len(events)}
+    decoded_stream = {"dcm.docker.stream.end": "exhausted", "dcm.docker.stream.items": len(events)}
     assert_client_spans(telemetry.finished(), [expected("system.events", where, "GET", 200, decoded_stream)])
 
 
@@ -567,6 +575,24 @@ def test_every_engine_method_is_an_operation() -> None:
     assert set(OPERATIONS) == public - LOCAL_HELPERS
 
 
+def test_names_are_semantic_conventions_or_in_the_dcm_namespace() -> None:
+    """The conventions define no ``docker.*`` names: the instrumentation's own are ``dcm.docker.*``."""
+    packages = [
+        importlib.import_module(f"opentelemetry.semconv.{name}")
+        for name in ("attributes", "metrics", "_incubating.attributes", "_incubating.metrics")
+    ]
+    semconv = {
+        value
+        for package in packages
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")
+        for value in vars(importlib.import_module(module.name)).values()
+        if isinstance(value, str)
+    }
+    names = {getattr(attributes, name) for name in attributes.__all__}
+    assert {name for name in names - semconv if not name.startswith("dcm.docker.")} == set()
+    assert names & semconv >= {"server.address", "error.type", "container.id", "http.request.method"}
+
+
 @pytest.fixture
 def socket_dir() -> Iterator[Path]:
     """A short private dir: unix socket paths are limited to about 107 bytes."""
@@ -577,7 +603,7 @@ def socket_dir() -> Iterator[Path]:
 def assert_one_failed_ping(telemetry: Telemetry, path: Path, error: str) -> None:
     """One error span and one duration point for a failed ping to the Engine at ``path``."""
     [span] = telemetry.finished()
-    where = {"server.address": str(path), "network.transport": "unix", "docker.api.version": "1.41"}
+    where = {"server.address": str(path), "network.transport": "unix", "dcm.docker.api.version": "1.41"}
     assert_client_spans([span], [expected("system.ping", where, "GET", None, {"error.type": error})])
     assert span.status.status_code is StatusCode.ERROR
     assert telemetry.durations() == {point(where, "system.ping", error): 1}

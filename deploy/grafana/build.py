@@ -275,7 +275,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Calls / s by operation",
             "timeseries",
             "ops",
-            [(f"dcm_operation:docker_client_operations:rate5m{{{J}}}", "{{docker_operation}}")],
+            [(f"dcm_operation:docker_client_operations:rate5m{{{J}}}", "{{dcm_docker_operation}}")],
         ),
         (
             "Errors / s by operation",
@@ -284,7 +284,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             [
                 (
                     f"dcm_operation:docker_client_errors:rate5m{{{J}}} or dcm_operation:docker_client_operations:rate5m{{{J}}} * 0",
-                    "{{docker_operation}}",
+                    "{{dcm_docker_operation}}",
                 )
             ],
         ),
@@ -295,7 +295,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             [
                 (
                     f"dcm_operation:docker_client_operation_duration_seconds:p95_rate5m{{{J}}}",
-                    "{{docker_operation}}",
+                    "{{dcm_docker_operation}}",
                 )
             ],
         ),

@@ -48,7 +48,7 @@ def test_failed_inspect_is_logged_with_its_span_ids(docker_engine: DockerEngine)
     [event] = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert event["event.name"] == "dcm.docker.operation.failed"
     assert event["level"] == "WARNING"
-    assert event["docker.operation"] == "containers.inspect"
+    assert event["dcm.docker.operation"] == "containers.inspect"
     assert event["error.type"] == "docker.errors.NotFound"
     assert event["container.name"] == name
     assert event["http.response.status_code"] == 404

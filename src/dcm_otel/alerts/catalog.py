@@ -214,14 +214,17 @@ RECORDING = (
         (
             RecordingRule(
                 "dcm_operation:docker_client_operations:rate5m",
-                "sum by (job, docker_operation) (rate(docker_client_operation_duration_seconds_count[5m]))",
+                "sum by (job, dcm_docker_operation) "
+                "(rate(dcm_docker_client_operation_duration_seconds_count[5m]))",
             ),
             RecordingRule(
                 "dcm_operation:docker_client_errors:rate5m",
-                "sum by (job, docker_operation) "
-                '(rate(docker_client_operation_duration_seconds_count{error_type!=""}[5m]))',
+                "sum by (job, dcm_docker_operation) "
+                '(rate(dcm_docker_client_operation_duration_seconds_count{error_type!=""}[5m]))',
             ),
-            *_quantiles("dcm_operation", "job, docker_operation", "docker_client_operation_duration_seconds"),
+            *_quantiles(
+                "dcm_operation", "job, dcm_docker_operation", "dcm_docker_client_operation_duration_seconds"
+            ),
         ),
     ),
     RecordingGroup(
@@ -435,8 +438,9 @@ ALERTS = (
         "DcmDockerClientErrorRatioHigh",
         "dcm-otel.hosts",
         "(\n  sum by (job, server_address) "
-        '(rate(docker_client_operation_duration_seconds_count{error_type!=""}[[[window]]]))\n/\n'
-        "  sum by (job, server_address) (rate(docker_client_operation_duration_seconds_count[[[window]]]))\n"
+        '(rate(dcm_docker_client_operation_duration_seconds_count{error_type!=""}[[[window]]]))\n/\n'
+        "  sum by (job, server_address) "
+        "(rate(dcm_docker_client_operation_duration_seconds_count[[[window]]]))\n"
         ") > [[ratio]]",
         "warning",
         "platform",

@@ -16,7 +16,7 @@ from .fields import EVENT_NAME
 
 logger = logging.getLogger("dcm_otel.docker")
 _COPIED = (
-    "docker.operation", "error.type", "server.address", "http.response.status_code",
+    "dcm.docker.operation", "error.type", "server.address", "http.response.status_code",
     "container.id", "container.name", "container.image.name",
 )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """OpenTelemetry instrumentation for the Docker SDK for Python (``docker``), which nothing else provides.
 
 Each Engine API operation becomes one CLIENT span named ``docker <operation>`` (``docker
-containers.create``) plus a ``docker.client.operation.duration`` measurement. High-level calls produce
+containers.create``) plus a ``dcm.docker.client.operation.duration`` measurement. High-level calls produce
 one span per Engine operation they perform and none of their own: ``containers.run()`` gives
 ``containers.create``, ``containers.inspect``, ``containers.start``, ``containers.logs``,
 ``containers.wait`` (and ``containers.remove``), as siblings under the caller's span. Arguments are never

@@ -1,6 +1,7 @@
 """Every name the Docker instrumentation records, in one place: this module is the telemetry contract.
 
-Semantic-convention names are reused where they exist; ``docker.*`` names are this library's own.
+Semantic-convention names are reused where they exist; the conventions define no ``docker.*`` names, so
+this library's own live in its ``dcm.`` namespace (``dcm.docker.*``).
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from opentelemetry.semconv.attributes.network_attributes import NETWORK_TRANSPOR
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 
 #: Engine API operation, e.g. ``containers.create``; the span name is ``docker <operation>``.
-DOCKER_OPERATION: Final = "docker.operation"
+DOCKER_OPERATION: Final = "dcm.docker.operation"
 #: Engine API version the client speaks, e.g. ``1.41``.
-DOCKER_API_VERSION: Final = "docker.api.version"
+DOCKER_API_VERSION: Final = "dcm.docker.api.version"
 #: Items a stream delivered to the caller before it ended.
-DOCKER_STREAM_ITEMS: Final = "docker.stream.items"
+DOCKER_STREAM_ITEMS: Final = "dcm.docker.stream.items"
 #: Bytes of raw (undecoded) stream items delivered; absent for streams of decoded JSON objects.
-DOCKER_STREAM_BYTES: Final = "docker.stream.bytes"
+DOCKER_STREAM_BYTES: Final = "dcm.docker.stream.bytes"
 #: How a stream ended: ``exhausted``, ``closed``, ``abandoned`` (garbage-collected) or ``error``.
-DOCKER_STREAM_END: Final = "docker.stream.end"
+DOCKER_STREAM_END: Final = "dcm.docker.stream.end"
 
 #: Histogram (seconds) of operation durations; a streaming operation lasts until its stream ends.
-OPERATION_DURATION: Final = "docker.client.operation.duration"
+OPERATION_DURATION: Final = "dcm.docker.client.operation.duration"
 
 __all__ = [
     "CONTAINER_ID",

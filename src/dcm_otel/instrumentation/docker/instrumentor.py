@@ -34,7 +34,7 @@ def _methods() -> Iterator[tuple[type, str, Operation]]:
 
 
 class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Spans and the ``docker.client.operation.duration`` histogram for every Docker SDK call.
+    """Spans and the ``dcm.docker.client.operation.duration`` histogram for every Docker SDK call.
 
     ``instrument(tracer_provider=..., meter_provider=...)`` like the contrib instrumentors; without them
     the global providers are used.
