@@ -68,6 +68,17 @@ def test_environment_formats_are_parsed() -> None:
     assert config.metrics_exporter == ("prometheus", "otlp")
 
 
+def test_http_known_methods_replace_the_defaults_case_sensitively() -> None:
+    assert load_config({}, {}).http_known_methods == frozenset(
+        ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+    )
+    env = {"OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS": "GET, FOO,purge"}
+    assert load_config({}, env).http_known_methods == {"GET", "FOO", "purge"}  # not upper-cased
+    # Settings win over the variable, as for every key; a list or the comma-separated form.
+    assert load_config({"http_known_methods": ["PROPFIND"]}, env).http_known_methods == {"PROPFIND"}
+    assert load_config({"http_known_methods": "GET,M-SEARCH"}, {}).http_known_methods == {"GET", "M-SEARCH"}
+
+
 @pytest.mark.parametrize(
     ("settings", "env", "key", "allowed"),
     [
@@ -85,6 +96,21 @@ def test_environment_formats_are_parsed() -> None:
         ({"otlp_headers": "novalue"}, {}, "DCM_OTEL['otlp_headers']", "key=value"),
         ({"tracez": True}, {}, "DCM_OTEL['tracez']", "one of service_name"),
         ({"traces_exporter": "none,otlp"}, {}, "DCM_OTEL['traces_exporter']", "'none' alone"),
+        ({"http_known_methods": []}, {}, "DCM_OTEL['http_known_methods']", "one or more"),
+        ({"http_known_methods": ["GET", "BAD METHOD"]}, {}, "DCM_OTEL['http_known_methods']", "RFC 9110"),
+        ({"http_known_methods": ["GET", 1]}, {}, "DCM_OTEL['http_known_methods']", "HTTP method tokens"),
+        (
+            {},
+            {"OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS": "GET,,POST"},
+            "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+            "case-sensitive HTTP method tokens",
+        ),
+        (
+            {},
+            {"OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS": "GET,P(ST"},
+            "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+            "tchar",
+        ),
     ],
 )
 def test_invalid_values_name_key_value_and_allowed(

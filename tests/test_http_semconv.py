@@ -46,12 +46,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
-def serve(project: Path, *requests: tuple[str, str]) -> tuple[OtlpReceiver, list[Any]]:
-    """Runs (method, path) ``requests`` in one process exporting to a fresh receiver; its SERVER spans
-    (protobuf, to read events and status descriptions)."""
+def serve(project: Path, *requests: tuple[str, str], **env: str) -> tuple[OtlpReceiver, list[Any]]:
+    """Runs (method, path) ``requests`` in one process exporting to a fresh receiver, with ``env`` added to
+    its environment; its SERVER spans (protobuf, to read events and status descriptions)."""
     receiver = start_receiver()
     try:
-        request(project, receiver, *((path, {":method": method}) for method, path in requests))
+        request(project, receiver, *((path, {":method": method}) for method, path in requests), **env)
     finally:
         receiver.close()
     spans = [
@@ -94,6 +94,26 @@ def test_unknown_methods_are_other_with_the_original_and_named_http(project: Pat
     assert methods == {"_OTHER", "QUERY", "GET"}
     keys = {key for _, a, _ in receiver.metric_points("http.server.request.duration") for key in a}
     assert not keys & {"http.request.method_original", "url.query", "url.path"}
+
+
+def test_the_known_methods_variable_replaces_the_defaults(project: Path) -> None:
+    """OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS is the full list: FOO becomes known, POST no longer is."""
+    receiver, spans = serve(
+        project, ("FOO", "/"), ("POST", "/"), ("GET", "/"), OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS="GET,FOO"
+    )
+    spans_by_path = by_path(spans)
+    name, values = spans_by_path[("FOO", "/")]
+    assert (name, values["http.request.method"]) == ("FOO /", "FOO")
+    assert "http.request.method_original" not in values
+    name, values = spans_by_path[("POST", "/")]
+    assert name == "HTTP /"
+    assert (values["http.request.method"], values["http.request.method_original"]) == ("_OTHER", "POST")
+    assert spans_by_path[("GET", "/")][0] == "GET /"
+    methods = {
+        point_attributes["http.request.method"]
+        for _, point_attributes, _ in receiver.metric_points("http.server.request.duration")
+    }
+    assert methods == {"FOO", "_OTHER", "GET"}
 
 
 def test_a_query_string_is_url_query_with_sensitive_values_redacted(project: Path) -> None:

@@ -150,6 +150,10 @@ CASES = {
         ("/metrics",),
         lambda r, out: "/metrics 403" in out,
     ),
+    # with GET no longer a known method, the request is _OTHER, its span named HTTP
+    "http_known_methods": Case(
+        {"http_known_methods": ["POST"]}, ("/",), lambda r, out: "HTTP /" in _server_spans(r)
+    ),
     # three runs of one statement are an N+1 pattern at a threshold of 3 (not at the default 5)
     "db_repeated_query_threshold": Case(
         {"db_repeated_query_threshold": 3}, ("/query/",), lambda r, out: _repeated_query_events(r) == 1

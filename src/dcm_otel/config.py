@@ -45,6 +45,11 @@ OTLP_PROTOCOLS: tuple[OtlpProtocol, ...] = get_args(OtlpProtocol)
 SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
 QUEUE_METRICS: tuple[ProcessKind, ...] = get_args(ProcessKind)
 HOST_METRIC_GROUPS: tuple[HostMetricGroup, ...] = get_args(HostMetricGroup)
+# The HTTP conventions' known methods: RFC 9110's, PATCH (RFC 5789) and QUERY; a request with any other is
+# reported as _OTHER. ``http_known_methods`` replaces the list (OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS).
+DEFAULT_HTTP_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
+)
 DEFAULT_EXCLUDED_PATHS = ("/health/", "/ready/", "/metrics", "/static/", "/favicon.ico")
 # Case-insensitive fragments of the field, attribute and ``KEY=value`` names whose values are masked.
 DEFAULT_REDACT_KEYS = (
@@ -86,6 +91,7 @@ class Config:
     metrics_ips: tuple[IpNetwork, ...] = ()
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
+    http_known_methods: frozenset[str] = DEFAULT_HTTP_KNOWN_METHODS
     instrument_django: bool = True
     instrument_db: bool = True
     instrument_docker: bool = True
@@ -254,6 +260,26 @@ def _redact_keys(raw: object) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i.strip().lower() for i in items))
 
 
+# RFC 9110 token: one or more tchar.
+_METHOD_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _http_known_methods(raw: object) -> frozenset[str]:
+    """The HTTP methods reported as themselves (any other is ``_OTHER``), replacing the defaults. Methods are
+    case-sensitive, so none is case-folded; a string is the environment's comma-separated form."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    allowed = (
+        "a list (or comma-separated string) of one or more case-sensitive HTTP method tokens "
+        "(RFC 9110 tchar: letters, digits and !#$%&'*+-.^_`|~), e.g. GET,POST,PURGE"
+    )
+    if not isinstance(items, list | tuple | set | frozenset) or not items:
+        raise ValueError(allowed)
+    methods = [i.strip() if isinstance(i, str) else i for i in items]
+    if not all(isinstance(m, str) and _METHOD_TOKEN.fullmatch(m) for m in methods):
+        raise ValueError(allowed)
+    return frozenset(methods)
+
+
 @dataclass(frozen=True)
 class Key:
     """One configuration key: its settings name, its environment variable and how to parse each."""
@@ -286,6 +312,7 @@ KEYS: tuple[Key, ...] = (
     Key("metrics_ips", parse_networks, "DCM_OTEL_METRICS_IPS", lambda raw: parse_networks(raw.split(","))),
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
+    Key("http_known_methods", _http_known_methods, "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"),
     Key("instrument_django", _bool),
     Key("instrument_db", _bool),
     Key("instrument_docker", _bool),

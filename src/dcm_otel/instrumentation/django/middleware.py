@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from dcm_otel._sdk.bound_histograms import BoundHistograms
 from dcm_otel._sdk.span_starter import SpanStarter
 from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
-from dcm_otel.config import Config
+from dcm_otel.config import DEFAULT_HTTP_KNOWN_METHODS, Config
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.errors import record_exception
 from dcm_otel.logs.redaction import Redactor
@@ -38,10 +38,9 @@ from dcm_otel.prometheus.views import metrics_view
 
 # Semantic-convention advice for http.server.request.duration.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-# RFC 9110, PATCH (RFC 5789) and QUERY, the conventions' known methods; any other is _OTHER.
-KNOWN_METHODS = frozenset(
-    ("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY")
-)
+# RFC 9110, PATCH (RFC 5789) and QUERY, the conventions' known methods by default; any other is _OTHER.
+# The configured list (``http_known_methods``, OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS) replaces it.
+KNOWN_METHODS = DEFAULT_HTTP_KNOWN_METHODS
 OTHER_METHOD = "_OTHER"
 # The url conventions' query parameters whose values become REDACTED (keys matched case-sensitively), and
 # the older list's AWSAccessKeyId and Signature (presigned S3 URLs of signature version 2).
@@ -150,6 +149,7 @@ class TelemetryMiddleware:
         self.get_response = get_response
         self.config = type(self).config
         self.excluded = self.config.excluded_paths
+        self.known_methods = self.config.http_known_methods
         self.spans = SpanStarter(trace.get_tracer("dcm_otel.django", __version__, self.tracer_provider))
         meter = metrics.get_meter("dcm_otel.django", __version__, self.meter_provider)
         self.durations = BoundHistograms(
@@ -195,7 +195,11 @@ class TelemetryMiddleware:
         meta = request.META
         method = request.method or ""
         original: str = meta.get("REQUEST_METHOD", method)  # as sent: Django upper-cases request.method
-        if method not in KNOWN_METHODS:
+        # Known methods are case-sensitive: the method as sent if known, else Django's canonical upper case.
+        known = self.known_methods
+        if original in known:
+            method = original
+        elif method not in known:
             method = OTHER_METHOD
         scheme = None if self.scheme_from_proxy else meta.get("wsgi.url_scheme")  # None under ASGI
         scheme = scheme or request.scheme or "http"
