@@ -24,6 +24,10 @@ STABLE_SPAN_ATTRIBUTES = {
     "url.scheme",
     "client.address",
     "error.type",
+    "network.protocol.version",
+    "server.address",
+    "server.port",
+    "user_agent.original",
 }
 
 
@@ -63,6 +67,9 @@ def test_route_template_names_the_span_and_labels_the_metric(project: Path, rece
         "url.path": JOB,
         "url.scheme": "http",
         "client.address": "127.0.0.1",
+        "network.protocol.version": "1.1",
+        "server.address": "testserver",
+        "server.port": 80,
     }
     assert durations(receiver) == {
         frozenset(
@@ -71,6 +78,7 @@ def test_route_template_names_the_span_and_labels_the_metric(project: Path, rece
                 ("http.route", "/jobs/<uuid:pk>/"),
                 ("http.response.status_code", 200),
                 ("url.scheme", "http"),
+                ("network.protocol.version", "1.1"),
             }
         ): 2
     }

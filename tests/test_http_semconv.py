@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
+from dcm_otel.instrumentation.django.middleware import server_of
 from tests.otlp_receiver import OtlpReceiver, attributes, start_receiver
 from tests.shop_project import request, write_shop_project
 
@@ -154,3 +155,45 @@ def test_exception_event_has_no_escaped_and_the_description_adds_information(pro
         ERROR,
         "",
     )
+
+
+def test_server_protocol_and_user_agent_on_the_span_protocol_only_on_the_metric(project: Path) -> None:
+    receiver = start_receiver()
+    try:
+        request(
+            project,
+            receiver,
+            ("/", {"host": "shop.example:8443", "user-agent": "probe/1.0"}),
+            ("/items/", {}),  # no Host header, no User-Agent: the test client's SERVER_NAME and SERVER_PORT
+        )
+    finally:
+        receiver.close()
+    spans = {s.attributes["url.path"]: s.attributes for s in receiver.spans() if s.kind == SERVER}
+    with_host, without = spans["/"], spans["/items/"]
+    assert (with_host["server.address"], with_host["server.port"]) == ("shop.example", 8443)
+    assert with_host["user_agent.original"] == "probe/1.0"
+    assert (without["server.address"], without["server.port"]) == ("testserver", 80)
+    assert "user_agent.original" not in without
+    assert with_host["network.protocol.version"] == without["network.protocol.version"] == "1.1"
+    points = receiver.metric_points("http.server.request.duration")
+    assert {a.get("network.protocol.version") for _, a, _ in points} == {"1.1"}
+    keys = {key for _, a, _ in points for key in a}
+    assert not keys & {"server.address", "server.port", "user_agent.original", "client.address"}
+
+
+@pytest.mark.parametrize(
+    ("meta", "expected"),
+    [
+        ({"HTTP_HOST": "shop.example:8443"}, ("shop.example", 8443)),
+        ({"HTTP_HOST": "shop.example"}, ("shop.example", 443)),  # the scheme's port
+        ({"HTTP_HOST": "[::1]:8000"}, ("[::1]", 8000)),
+        ({"HTTP_HOST": "[::1]"}, ("[::1]", 443)),
+        ({"HTTP_HOST": "shop.example:x"}, ("shop.example", None)),
+        ({"SERVER_NAME": "backend", "SERVER_PORT": "8000"}, ("backend", 8000)),
+        ({}, ("", None)),
+    ],
+)
+def test_server_address_and_port_as_pep_3333_rebuilds_the_url(
+    meta: dict[str, str], expected: tuple[str, int | None]
+) -> None:
+    assert server_of(meta, "https") == expected

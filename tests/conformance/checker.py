@@ -5,6 +5,12 @@ deprecation, entities); what only the docs say is written here with its source: 
 (docs/http/http-spans.md#name, docs/db/database-spans.md#name), status rules (docs/http/http-spans.md#status,
 docs/general/recording-errors.md), and the conditions of conditionally required attributes that the
 workload makes true. Custom names are ours when under ``dcm.``; any other name the model lacks deviates.
+
+Recommended attributes of every convention matched (HTTP server span and ``http.server.*`` metrics, DB
+client span and ``db.client.operation.duration``, process/system/container metrics, resource entities) are
+checked too: a missing one deviates ("missing recommended ..."), except those in :data:`UNAVAILABLE`, which
+the model recommends only "if available" (or under a condition) that the workload cannot make true. Opt-in
+attributes are never asked for.
 """
 
 from __future__ import annotations
@@ -30,6 +36,46 @@ OPEN_ENUMS = frozenset({"error.type"})
 SQL = frozenset({"sqlite", "postgresql", "mysql", "mariadb", "oracle.db", "other_sql", "mssql"})
 #: Routes of the workload whose requests carry a query string (url.query is then conditionally required).
 QUERY_ROUTES = frozenset({"/search/"})
+
+
+#: Recommended attributes not asked for, per convention id (``*``: every convention), each with the reason
+#: the workload cannot make them available (the model recommends them "if available" or under a condition
+#: the workload never makes true). Others that depend on what a span or point says: :func:`unavailable`.
+UNAVAILABLE: dict[str, dict[str, str]] = {
+    "*": {
+        # http/registry.yaml: "if and only if request was retried"; a server never resends.
+        "http.request.resend_count": "no request is retried",
+        # db/registry.yaml: "If operation applies to a specific stored procedure"; the workload calls none.
+        "db.stored_procedure.name": "the workload calls no stored procedure",
+        # db/registry.yaml: "SHOULD NOT be set for non-batch operations"; Django's execute runs one each.
+        "db.operation.batch.size": "the workload runs no batch (executemany) operation",
+    },
+    # The host entity's cloud attributes: "For Cloud, this must be the machine type / image ..." - the
+    # workload runs on no cloud instance, so no metadata service can make them available.
+    "entity.host": {
+        "host.type": "no cloud instance (its machine type)",
+        "host.image.name": "no cloud instance (its VM image)",
+        "host.image.id": "no cloud instance (its VM image)",
+        "host.image.version": "no cloud instance (its VM image)",
+    },
+    # service.criticality is the operator's judgement of the service: only they can set it
+    # (OTEL_RESOURCE_ATTRIBUTES or DCM_OTEL["resource_attributes"]); the workload sets none.
+    "entity.service": {"service.criticality": "only the operator knows the service's criticality"},
+}
+#: Embedded databases: no server, so nothing to address over the network (db/registry.yaml
+#: network.peer.address "If applicable for this database system").
+EMBEDDED = frozenset({"sqlite"})
+
+
+def unavailable(convention: Convention, values: dict[str, Any]) -> set[str]:
+    """The recommended attributes ``values`` cannot have: :data:`UNAVAILABLE`, a network peer port without
+    a network peer address ("If `network.peer.address` is set"), a server of an embedded database."""
+    skip = UNAVAILABLE["*"].keys() | UNAVAILABLE.get(convention.id, {}).keys()
+    if "network.peer.address" not in values:
+        skip |= {"network.peer.port"}
+    if values.get("db.system.name") in EMBEDDED:
+        skip |= {"server.address", "network.peer.address"}
+    return skip
 
 
 def value_of(value: AnyValue) -> Any:
@@ -67,13 +113,18 @@ class Checker:
     def required(
         self, signal: str, subject: str, convention: Convention, values: dict[str, Any], conditions: set[str]
     ) -> Iterator[Deviation]:
-        """Required attributes, and the conditionally required ones whose condition ``conditions`` holds."""
+        """Required attributes, the conditionally required ones whose condition ``conditions`` holds, and
+        the recommended ones the workload can make available (not in :data:`UNAVAILABLE`)."""
+        skip = unavailable(convention, values)
         for key, requirement in convention.attributes.items():
-            needed = requirement.level == "required" or (
+            if key in values:
+                continue
+            if requirement.level == "required" or (
                 requirement.level == "conditionally_required" and key in conditions
-            )
-            if needed and key not in values:
+            ):
                 yield signal, subject, f"missing {key}"
+            elif requirement.level == "recommended" and key not in skip:
+                yield signal, subject, f"missing recommended {key}"
 
     # -- metrics ----------------------------------------------------------------------------------------
     def metric(self, metric: Any, resource: dict[str, Any]) -> Iterator[Deviation]:
@@ -160,6 +211,8 @@ class Checker:
             conditions.add("http.request.method_original")
         if route in QUERY_ROUTES:
             conditions.add("url.query")
+        if "server.address" in values:  # "If available and `server.address` is set": the Host header has one
+            conditions.add("server.port")
         if isinstance(code, int) and code >= 500:
             conditions.add("error.type")
         # docs/http/http-spans.md#name: {method} {target}, {method} is HTTP for _OTHER

@@ -22,6 +22,7 @@ SETTINGS_TAIL = """
 ROOT_URLCONF = "urls_conformance"
 DATABASES.update({databases!r})
 DCM_OTEL = {{
+    "service_version": "1.0.0",
     "queue_metrics": "all",
     "resource_metrics": "all",
     "docker_probe_interval": 1,

@@ -27,7 +27,7 @@ from dcm_otel import runtime  # noqa: E402
 
 base_url, image, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 call_command("migrate", verbosity=0)
-client = Client(raise_request_exception=False)
+client = Client(raise_request_exception=False, HTTP_USER_AGENT="dcm-otel-conformance/1.0")
 
 for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "QUERY", "FOO"):
     client.generic(method, "/")

@@ -19,10 +19,14 @@ from prometheus_client.registry import Collector
 
 from dcm_otel._sdk.prometheus_collector import PrometheusCollector
 
-# Attributes that tell one process from another; the merged output speaks for the whole server.
+# Attributes that tell one process from another; the merged output speaks for the whole server
+# (process.command and process.owner too: setproctitle or a privilege drop can tell workers apart).
 PER_PROCESS_RESOURCE_ATTRIBUTES = frozenset(
-    ("service.instance.id", "process.pid", "process.parent_pid", "process.creation.time")
-)
+    (
+        "service.instance.id", "process.pid", "process.parent_pid", "process.creation.time",
+        "process.command", "process.owner",
+    )
+)  # fmt: skip
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

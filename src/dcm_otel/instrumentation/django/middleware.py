@@ -6,7 +6,10 @@ headers, the route template is read from Django's own resolver match (no second 
 the span and the duration point take :mod:`dcm_otel._sdk.span_starter` (no sampler call) and
 :mod:`dcm_otel._sdk.bound_histograms` (bound attributes). What only some requests have (a query string,
 a method Django rewrote) costs the others one check: those span-only attributes go in a copy of the
-start attributes, which stay the duration point's.
+start attributes, which stay the duration point's. The span-only attributes every request has (``url.path``,
+``client.address``, ``server.address``/``server.port`` from the Host header, ``user_agent.original``) are
+popped from them before the point is recorded (:data:`SPAN_ONLY`); ``network.protocol.version`` (a dict
+lookup of ``SERVER_PROTOCOL``, bounded values) stays on both.
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported when the response is out.
@@ -42,6 +45,14 @@ DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 
 # The configured list (``http_known_methods``, OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS) replaces it.
 KNOWN_METHODS = DEFAULT_HTTP_KNOWN_METHODS
 OTHER_METHOD = "_OTHER"
+# SERVER_PROTOCOL -> network.protocol.version: a dict lookup, and a bounded set of values on the metric
+# (any other protocol string is left out).
+PROTOCOL_VERSIONS = {
+    "HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2": "2", "HTTP/2.0": "2", "HTTP/3": "3", "HTTP/3.0": "3",
+}  # fmt: skip
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Span-only start attributes (client-chosen values: never on a metric), dropped before the duration point.
+SPAN_ONLY = ("url.path", "client.address", "server.address", "server.port", "user_agent.original")
 # The url conventions' query parameters whose values become REDACTED (keys matched case-sensitively), and
 # the older list's AWSAccessKeyId and Signature (presigned S3 URLs of signature version 2).
 SENSITIVE_QUERY_PARAMETERS = (
@@ -57,6 +68,20 @@ _EXCEPTION = "_dcm_otel_exception"
 def _name(method: object) -> str:
     """The span name's method part: ``HTTP`` for ``_OTHER``, as the conventions name such spans."""
     return "HTTP" if method == OTHER_METHOD else str(method)
+
+
+def server_of(meta: dict[str, Any], scheme: str) -> tuple[str, int | None]:
+    """``server.address`` and ``server.port`` as PEP 3333 reconstructs the URL: the Host header (its port,
+    else the scheme's), else ``SERVER_NAME`` and ``SERVER_PORT``. Two string operations, no validation
+    (``ALLOWED_HOSTS`` is Django's business; the value is the client's, so it goes on the span only)."""
+    host: str | None = meta.get("HTTP_HOST")
+    if host:
+        if ":" in host and not host.endswith("]"):  # host:port, [v6]:port; not a bare [v6] literal
+            host, _, port = host.rpartition(":")
+            return host, int(port) if port.isdigit() else None
+        return host, DEFAULT_PORTS.get(scheme)
+    port = str(meta.get("SERVER_PORT", ""))
+    return str(meta.get("SERVER_NAME", "")), int(port) if port.isdigit() else None
 
 
 def meta_key(header: str) -> str:
@@ -213,6 +238,17 @@ class TelemetryMiddleware:
             "url.path": request.path,
             "client.address": meta.get("REMOTE_ADDR", ""),
         }
+        address, port = server_of(meta, scheme)
+        if address:
+            attributes["server.address"] = address
+            if port is not None:
+                attributes["server.port"] = port
+        version = PROTOCOL_VERSIONS.get(meta.get("SERVER_PROTOCOL", ""))
+        if version is not None:
+            attributes["network.protocol.version"] = version
+        agent = meta.get("HTTP_USER_AGENT")
+        if agent:
+            attributes["user_agent.original"] = agent
         query = meta.get("QUERY_STRING")
         if query or original != method:
             on_span = self._with_details(attributes, query, original)
@@ -260,7 +296,8 @@ class TelemetryMiddleware:
         profile: query_profile.QueryProfile | None,
     ) -> None:
         """Closes the span; ``attributes`` (the span's start attributes) become the duration point's."""
-        del attributes["url.path"], attributes["client.address"]
+        for span_only in SPAN_ONLY:
+            attributes.pop(span_only, None)
         outcome: dict[str, str | int] = {"http.response.status_code": status}
         route = route_of(request)
         if route is not None:
@@ -280,7 +317,14 @@ class TelemetryMiddleware:
         if self.queries is not None and profile is not None and profile.total:
             self.queries.report(profile, span, route)
         span.end()
-        key = (attributes["http.request.method"], attributes["url.scheme"], status, route, error)
+        key = (
+            attributes["http.request.method"],
+            attributes["url.scheme"],
+            attributes.get("network.protocol.version"),
+            status,
+            route,
+            error,
+        )
         attributes.update(outcome)
         self.durations.record(elapsed, key, attributes)
 

@@ -24,6 +24,7 @@ from opentelemetry.semconv._incubating.attributes.network_attributes import (
 )
 from opentelemetry.semconv._incubating.attributes.system_attributes import (
     SYSTEM_DEVICE,
+    SYSTEM_FILESYSTEM_MODE,
     SYSTEM_FILESYSTEM_MOUNTPOINT,
     SYSTEM_FILESYSTEM_STATE,
     SYSTEM_FILESYSTEM_TYPE,
@@ -69,6 +70,12 @@ def _memory_limit(options: CallbackOptions) -> Iterable[Observation]:
     return [Observation(psutil.virtual_memory().total)]
 
 
+def filesystem_mode(options: str) -> str:
+    """``system.filesystem.mode`` from a mount's options (``rw,relatime``): ``ro`` or ``rw``. One value per
+    mount, so it adds no series."""
+    return "ro" if "ro" in options.split(",") else "rw"
+
+
 def _filesystem(options: CallbackOptions) -> Iterable[Observation]:
     observations = []
     for part in psutil.disk_partitions(all=False):
@@ -80,6 +87,7 @@ def _filesystem(options: CallbackOptions) -> Iterable[Observation]:
             SYSTEM_DEVICE: part.device,
             SYSTEM_FILESYSTEM_MOUNTPOINT: part.mountpoint,
             SYSTEM_FILESYSTEM_TYPE: part.fstype,
+            SYSTEM_FILESYSTEM_MODE: filesystem_mode(part.opts),
         }
         reserved = usage.total - usage.used - usage.free
         for state, value in (("used", usage.used), ("free", usage.free), ("reserved", reserved)):
