@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -47,10 +48,11 @@ def get(url: str) -> str:
 
 @contextmanager
 def gunicorn(
-    project: Path, *args: str, launcher: tuple[str, ...] = (), **env: str
+    project: Path, *args: str, launcher: tuple[str, ...] = (), ready_path: str = "/", **env: str
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """gunicorn serving the project on a free 127.0.0.1 port; stopped (by its PID) at the end. With a
-    ``launcher`` (``opentelemetry-instrument``) the gunicorn script runs under it, as users type it."""
+    ``launcher`` (``opentelemetry-instrument``) the gunicorn script runs under it, as users type it.
+    Readiness is polled on ``ready_path`` (any HTTP answer counts)."""
     port = free_port()
     program = [*launcher, "gunicorn"] if launcher else [sys.executable, "-m", "gunicorn"]
     command = [*program, "wsgi:application", "-b", f"127.0.0.1:{port}", *args]
@@ -64,7 +66,7 @@ def gunicorn(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _answers(base + "/"), timeout=30), "gunicorn did not start serving"
+        assert wait_until(lambda: _answers(base + ready_path), timeout=30), "gunicorn did not start serving"
         yield process, base
     finally:
         if process.poll() is None:
@@ -79,6 +81,8 @@ def gunicorn(
 def _answers(url: str) -> bool:
     try:
         get(url)
+    except urllib.error.HTTPError:
+        return True  # an error status is an answer
     except OSError:
         return False
     return True

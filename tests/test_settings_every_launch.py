@@ -5,7 +5,6 @@ default that the other tests prove."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -19,7 +18,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
 from tests.otlp_receiver import OtlpReceiver, start_receiver
 from tests.project_factory import project_env, write_project
-from tests.services._common import free_port, wait_until
+from tests.test_gunicorn import gunicorn
 from tests.test_init import JOB, ONE_LINE, run_requests
 
 Launch = Callable[[Path, OtlpReceiver, tuple[str, ...]], str]
@@ -55,32 +54,15 @@ def _gunicorn(*args: str) -> Launch:
     Readiness is polled on /favicon.ico, excluded from traces by default."""
 
     def launch(project: Path, receiver: OtlpReceiver, paths: tuple[str, ...]) -> str:
-        port = free_port()
-        env = project_env(project, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_SERVICE_NAME="shop")
-        command = [
-            "opentelemetry-instrument",
-            "gunicorn",
-            "wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
+        with gunicorn(
+            project,
             *args,
-        ]
-        process = subprocess.Popen(
-            command, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            assert wait_until(lambda: _status(base + "/favicon.ico") != 0, timeout=30), (
-                "gunicorn did not serve"
-            )
+            launcher=("opentelemetry-instrument",),
+            ready_path="/favicon.ico",
+            OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
+            OTEL_SERVICE_NAME="shop",
+        ) as (_, base):
             return "".join(f"{path} {_status(base + path)}\n" for path in paths)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
     return launch
 
