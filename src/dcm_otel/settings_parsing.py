@@ -8,6 +8,7 @@ as one key of the config). Free of Django and the SDK: settings.py loads it.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -56,3 +57,21 @@ def choice(allowed: tuple[Choice, ...]) -> Callable[[object], Choice]:
         raise ValueError("one of " + ", ".join(allowed))
 
     return parse
+
+
+def hook(raw: object) -> Callable[..., object] | None:
+    """A user's hook: a callable, or the dotted path of one (what ``settings.py`` and an environment
+    variable can hold), imported now so that a typo fails at startup rather than on the first request."""
+    if raw is None or callable(raw):
+        return raw
+    allowed = "a callable or the dotted path of one, e.g. 'myproject.telemetry.request_hook'"
+    if not isinstance(raw, str) or "." not in raw.strip():
+        raise ValueError(allowed)
+    module_name, _, attribute = raw.strip().rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"{allowed} ({type(error).__name__}: {error})") from None
+    if not callable(found):
+        raise ValueError(allowed)
+    return found  # type: ignore[no-any-return]
