@@ -7,6 +7,7 @@ instrumentor, and sqlcommenter only when asked for."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from dcm_otel.instrumentation.db.instrumentor import failure
 from dcm_otel.instrumentation.db.sql import SUMMARY_LIMIT, summarize
 from tests.otlp_receiver import OtlpReceiver, Span, attributes, start_receiver
-from tests.project_factory import project_env
+from tests.project_factory import project_env, write_project
 from tests.services import Postgres
 from tests.shop_project import (
     JOB,
@@ -32,6 +33,7 @@ from tests.shop_project import (
     request,
     write_shop_project,
 )
+from tests.test_gunicorn import ONE_LINE
 from tests.test_metrics_contract import documented
 
 CLIENT = ProtoSpan.SPAN_KIND_CLIENT
@@ -217,6 +219,64 @@ def test_queries_outside_requests_are_traced_too(tmp_path: Path, receiver: OtlpR
     (span,) = [s for s in receiver.spans() if s.attributes.get("db.query.summary") == 'SELECT "shop_item"']
     assert span.name == 'SELECT "shop_item"'
     assert span.parent_span_id == ""
+
+
+DB_HOOKS = """
+def db_hook(span, alias, sql):
+    span.set_attribute("test.alias", alias)
+    span.set_attribute("test.sql", sql)
+
+
+def broken_db_hook(span, alias, sql):
+    raise RuntimeError("a bug in the user's hook")
+"""
+
+
+def test_the_db_hook_adds_attributes_to_each_query_span(
+    tmp_path: Path, receiver: OtlpReceiver, database: dict[str, Any] | None
+) -> None:
+    (tmp_path / "db_hooks.py").write_text(DB_HOOKS)
+    project = write_shop_project(tmp_path, dcm_otel={"db_hook": "db_hooks.db_hook"}, database=database)
+    request(project, receiver, "/items/", JOB)
+    (items,) = children(receiver, request_span(receiver, "GET /items/"))
+    assert items.attributes["test.alias"] == "default"
+    assert items.attributes["test.sql"] == items.attributes["db.query.text"]
+    (job,) = children(receiver, request_span(receiver, "GET /jobs/<uuid:pk>/"))
+    # The SQL as sent to the driver: the placeholder, never the parameter's value.
+    assert "%s" in job.attributes["test.sql"]
+    assert JOB.split("/")[2] not in job.attributes["test.sql"]
+
+
+def test_a_raising_db_hook_breaks_no_query_and_warns_once(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    (tmp_path / "db_hooks.py").write_text(DB_HOOKS)
+    project = write_shop_project(tmp_path, dcm_otel={"db_hook": "db_hooks.broken_db_hook"})
+    env = project_env(project, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint)
+    plan = json.dumps([["/items/", {}], ["/n-plus-one/", {}]])
+    result = subprocess.run(
+        [sys.executable, "shop_requests.py", plan],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)[1] for line in result.stdout.splitlines()] == [200, 200]
+    assert result.stderr.count("the db_hook") == 1, result.stderr
+    assert "a bug in the user's hook" in result.stderr  # with its traceback
+    assert len(children(receiver, request_span(receiver, "GET /n-plus-one/"))) == N_PLUS_ONE_ROWS + 1
+
+
+def test_a_db_hook_that_cannot_be_imported_fails_at_startup_naming_the_key(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path, settings_tail="\nDCM_OTEL = {'db_hook': 'db_hooks.missing'}\n" + ONE_LINE
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=project, env=project_env(project),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "DCM_OTEL['db_hook']='db_hooks.missing' is invalid" in result.stderr, result.stderr
 
 
 DRIVER_INSTRUMENTOR = """

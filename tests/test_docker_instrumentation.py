@@ -15,6 +15,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,20 +95,27 @@ class Telemetry:
         return points
 
 
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
+@contextmanager
+def instrumented(**hooks: Any) -> Iterator[Telemetry]:
+    """DockerInstrumentor on in-memory providers, with the ``instrument(...)`` hook keywords given."""
     spans = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     metrics = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[metrics])
-    DockerInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    DockerInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider, **hooks)
     try:
         yield Telemetry(tracer_provider, spans, metrics)
     finally:
         DockerInstrumentor().uninstrument()
         tracer_provider.shutdown()
         meter_provider.shutdown()
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    with instrumented() as telemetry:
+        yield telemetry
 
 
 @pytest.fixture
@@ -530,6 +538,68 @@ def test_calls_in_a_parent_span_are_its_children_in_order(
     assert {span.context.trace_id for span in calls if span.context} == {job.get_span_context().trace_id}
     starts = [span.start_time or 0 for span in calls]
     assert starts == sorted(starts)
+
+
+def request_hook(span: trace.Span, operation: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    span.set_attribute("test.operation", operation)
+    span.set_attribute("test.arguments", len(args) + len(kwargs))
+
+
+def response_hook(span: trace.Span, operation: str, result: Any, error: BaseException | None) -> None:
+    span.set_attribute("test.outcome", type(result if error is None else error).__name__)
+    span.add_event("test.response", {"test.operation": operation})
+    span.update_name(f"hooked {operation}")
+
+
+@services
+def test_docker_hooks_add_to_the_call_span(docker_engine: DockerEngine) -> None:
+    with instrumented(docker_request_hook=request_hook, docker_response_hook=response_hook) as telemetry:
+        with suppress_instrumentation():
+            client = docker_engine.client()
+        try:
+            assert client.api.ping() is True
+            with pytest.raises(docker.errors.NotFound):
+                client.api.inspect_container("dcm-otel-no-such-container")
+        finally:
+            client.close()
+        ping, missing = telemetry.finished()
+    assert ping.name == "hooked system.ping"
+    assert {k: v for k, v in (ping.attributes or {}).items() if k.startswith("test.")} == {
+        "test.operation": "system.ping",
+        "test.arguments": 0,
+        "test.outcome": "bool",
+    }
+    assert [(e.name, dict(e.attributes or {})) for e in ping.events] == [
+        ("test.response", {"test.operation": "system.ping"})
+    ]
+    assert missing.name == "hooked containers.inspect"
+    assert (missing.attributes or {})["test.arguments"] == 1
+    assert (missing.attributes or {})["test.outcome"] == "NotFound"
+    assert (missing.attributes or {})["error.type"] == "docker.errors.NotFound"  # ours stay
+    assert missing.status.status_code is StatusCode.ERROR
+
+
+def broken_hook(*args: Any) -> None:
+    raise RuntimeError("a bug in the user's hook")
+
+
+@services
+def test_a_raising_docker_hook_breaks_no_call_and_warns_once(
+    docker_engine: DockerEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    with instrumented(docker_request_hook=broken_hook) as telemetry:
+        with suppress_instrumentation():
+            client = docker_engine.client()
+        try:
+            with caplog.at_level(logging.WARNING, logger="dcm_otel"):
+                assert [client.api.ping() for _ in range(3)] == [True] * 3
+        finally:
+            client.close()
+        spans = telemetry.finished()
+    assert [span.name for span in spans] == ["docker system.ping"] * 3
+    warnings = [r for r in caplog.records if "docker_request_hook" in r.getMessage()]
+    assert len(warnings) == 1
+    assert warnings[0].exc_info is not None
 
 
 @services

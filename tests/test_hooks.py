@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from dcm_otel.config import ConfigError, load_config
 from dcm_otel.instrumentation.hooks import run_hook
 from dcm_otel.settings_parsing import hook
 
@@ -36,3 +37,16 @@ def test_a_raising_hook_is_contained_and_logged_once(caplog: pytest.LogCaptureFi
     assert calls == [1, 2]
     assert [r.getMessage().count("request_hook") for r in caplog.records] == [1]
     assert caplog.records[0].exc_info is not None
+
+
+@pytest.mark.parametrize("key", ["db_hook", "docker_request_hook", "docker_response_hook"])
+def test_a_hook_setting_is_imported_at_startup_and_a_bad_path_names_its_key(key: str) -> None:
+    assert getattr(load_config({key: "os.path.join"}, environ={}), key) is __import__("os").path.join
+    with pytest.raises(ConfigError) as raised:
+        load_config({key: "os.path.no_such_function"}, environ={})
+    (problem,) = raised.value.problems
+    assert problem.key == f"DCM_OTEL[{key!r}]"
+    assert "AttributeError" in problem.allowed
+    env = f"DCM_OTEL_{key.upper()}"
+    with pytest.raises(ConfigError, match=env):
+        load_config({}, environ={env: "no_such_module.hook"})

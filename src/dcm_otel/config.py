@@ -16,7 +16,16 @@ from urllib.parse import urlsplit
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
-from dcm_otel.settings_parsing import SECRET_KEY_WORDS, Choice, ConfigError, Problem, choice, url_path
+from dcm_otel.settings_parsing import (
+    SECRET_KEY_WORDS,
+    Choice,
+    ConfigError,
+    Hook,
+    Problem,
+    choice,
+    hook,
+    url_path,
+)
 
 __all__ = ["SECRET_KEY_WORDS", "Config", "ConfigError", "Problem", "load_config"]
 
@@ -100,6 +109,9 @@ class Config:
     queue_metrics: ProcessKind = "processor"
     db_sqlcommenter: bool = False
     db_repeated_query_threshold: int = 5
+    db_hook: Hook | None = None  # db_hook(span, alias, sql), docs/extending.md
+    docker_request_hook: Hook | None = None  # docker_request_hook(span, operation, args, kwargs)
+    docker_response_hook: Hook | None = None  # docker_response_hook(span, operation, result, error)
     health: HealthSettings = field(default_factory=HealthSettings)
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
     instrument_resources: bool = True
@@ -321,6 +333,9 @@ KEYS: tuple[Key, ...] = (
     Key("queue_metrics", choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
     Key("db_sqlcommenter", _bool, "DCM_OTEL_DB_SQLCOMMENTER"),
     Key("db_repeated_query_threshold", _repeat_threshold, "DCM_OTEL_DB_REPEATED_QUERY_THRESHOLD"),
+    Key("db_hook", hook, "DCM_OTEL_DB_HOOK"),
+    Key("docker_request_hook", hook, "DCM_OTEL_DOCKER_REQUEST_HOOK"),
+    Key("docker_response_hook", hook, "DCM_OTEL_DOCKER_RESPONSE_HOOK"),
     Key("health", parse_health),
     Key("redact_keys", _redact_keys, "DCM_OTEL_REDACT_KEYS"),
     Key("instrument_resources", _bool),

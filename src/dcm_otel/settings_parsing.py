@@ -17,6 +17,8 @@ from typing import TypeVar
 SECRET_KEY_WORDS = ("token", "headers")
 
 Choice = TypeVar("Choice", bound=str)
+#: A user's hook; each key that takes one documents its arguments (docs/extending.md).
+Hook = Callable[..., object]
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def choice(allowed: tuple[Choice, ...]) -> Callable[[object], Choice]:
     return parse
 
 
-def hook(raw: object) -> Callable[..., object] | None:
+def hook(raw: object) -> Hook | None:
     """A user's hook: a callable, or the dotted path of one (what ``settings.py`` and an environment
     variable can hold), imported now so that a typo fails at startup rather than on the first request."""
     if raw is None or callable(raw):

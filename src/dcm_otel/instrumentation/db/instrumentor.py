@@ -19,8 +19,12 @@ through :mod:`dcm_otel._sdk.span_starter` and :mod:`dcm_otel._sdk.bound_histogra
 Optionally (``db_sqlcommenter``) the span's W3C trace context is appended to the SQL as a sqlcommenter
 ``traceparent`` comment, so the database server's logs and statistics point back to the trace. Not on
 SQLite: it has no server log to correlate, and a comment unique to every query defeats its statement cache.
-``instrument(config=..., tracer_provider=..., meter_provider=...)``; without ``config=``, ``Config()``'s
-defaults (no sqlcommenter).
+A ``db_hook(span, alias, sql)`` (``instrument(db_hook=...)`` or the ``db_hook`` setting) is called with each
+recording query span before it ends, the connection alias and the SQL string as Django passed it to the
+driver (placeholders, never the parameters' values), through :func:`~dcm_otel.instrumentation.hooks.run_hook`.
+Inside a request that is when the span is made, once the response is out.
+``instrument(config=..., tracer_provider=..., meter_provider=..., db_hook=...)``; without ``config=``,
+``Config()``'s defaults (no sqlcommenter, no hook).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.instrumentation import config_of
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.db.sql import CACHE_SIZE, summarize
+from dcm_otel.instrumentation.hooks import hook_of, run_hook
+from dcm_otel.settings_parsing import Hook
 
 # Semantic-convention advice for db.client.operation.duration.
 DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
@@ -159,8 +165,15 @@ def traceparent_comment(span: trace.Span) -> str:
 class QueryTracer:
     """The wrapt wrapper: ``(sql, params, many, executor)`` in, the driver's result out."""
 
-    def __init__(self, tracer: trace.Tracer, meter: metrics.Meter, sqlcommenter: bool = False) -> None:
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        meter: metrics.Meter,
+        sqlcommenter: bool = False,
+        hook: Hook | None = None,
+    ) -> None:
         self.sqlcommenter = sqlcommenter
+        self.hook = hook
         self.spans = SpanStarter(tracer)
         self.duration = meter.create_histogram(
             "db.client.operation.duration",
@@ -180,6 +193,7 @@ class QueryTracer:
         target = target_of(instance.db)
         # Parameters passed separately (any in ``params``) mark the text as safe to export unsanitized.
         shape = shape_of(target, sql if isinstance(sql, str) else "", len(args) > 1 and bool(args[1]))
+        statement = (instance.db.alias, sql)
         span = None
         if target.system != "sqlite" and self.sqlcommenter and isinstance(sql, str):
             # The comment needs the span's id before the query runs, so this span cannot wait.
@@ -206,9 +220,9 @@ class QueryTracer:
             if profile is not None:
                 profile.add(shape.text)
             if profile is not None and span is None:
-                profile.defer(partial(self.emit, shape, parent, start, end, error))
+                profile.defer(partial(self.emit, shape, parent, start, end, error, statement))
             else:
-                self.emit(shape, parent, start, end, error, span)
+                self.emit(shape, parent, start, end, error, statement, span)
 
     def emit(
         self,
@@ -217,16 +231,19 @@ class QueryTracer:
         start: int,
         end: int,
         error: Failure | None,
+        statement: tuple[str, object],
         span: trace.Span | None = None,
     ) -> None:
         """The query's span and duration sample, with the times the query really ran; ``error`` is
-        :func:`failure`'s attributes of a failed one."""
+        :func:`failure`'s attributes of a failed one, ``statement`` the (alias, SQL) the hook gets."""
         if span is None:
             span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes, start)
         if error is not None:
             span.set_attributes(error.attributes)
             span.add_event("exception", {"exception.type": error.exception_type}, timestamp=end)
             span.set_status(Status(StatusCode.ERROR))  # no description: it would repeat error.type
+        if self.hook is not None and span.is_recording():
+            run_hook("db_hook", self.hook, span, *statement)
         span.end(end_time=end)
         if error is None:
             self.durations.record((end - start) / 1e9, shape.metric_key, shape.metric_attributes)
@@ -245,7 +262,8 @@ class DjangoDbInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
         meter = metrics.get_meter(__name__, __version__, kwargs.get("meter_provider"))
-        query_tracer = QueryTracer(tracer, meter, config_of(kwargs).db_sqlcommenter)
+        config = config_of(kwargs)
+        query_tracer = QueryTracer(tracer, meter, config.db_sqlcommenter, hook_of(kwargs, config, "db_hook"))
         wrapt.wrap_function_wrapper(
             "django.db.backends.utils", "CursorWrapper._execute_with_wrappers", query_tracer
         )

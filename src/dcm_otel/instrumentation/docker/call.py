@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanContext
 from opentelemetry.util.types import AttributeValue
 
 from .attributes import ERROR_TYPE, HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
+from .hook_span import RecordedSpan
 from .subjects import Attributes
 
 
@@ -42,6 +43,7 @@ class TracedCall:
         "attributes",
         "end_ns",
         "failed",
+        "hooked",
         "http_method",
         "metric_attributes",
         "name",
@@ -70,6 +72,8 @@ class TracedCall:
         #: Set by the request recorder; the last request of the operation is its own.
         self.http_method: str | None = None
         self.status_code: int | None = None
+        #: What the Docker hooks did to their span, replayed on the real one (None: no hook configured).
+        self.hooked: RecordedSpan | None = None
         self.end_ns = 0
         self.start_ns = time_ns()
 

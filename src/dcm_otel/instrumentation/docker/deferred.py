@@ -202,6 +202,8 @@ class Materializer:
                 )
             if call.failed:
                 span.set_status(StatusCode.ERROR)
+            if call.hooked is not None:
+                call.hooked.replay(span)
             span.end(end_time=call.end_ns)
         self._duration.record((call.end_ns - call.start_ns) / 1e9, call.metric_attributes)
 

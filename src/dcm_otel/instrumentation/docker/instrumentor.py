@@ -12,11 +12,14 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.semconv.schemas import Schemas
 
+from dcm_otel.instrumentation import config_of
+from dcm_otel.instrumentation.hooks import hook_of
+
 from .attributes import OPERATION_DURATION
 from .deferred import Materializer
 from .endpoint import EndpointCache
 from .operations import OPERATIONS, BoundOperation, Operation
-from .wrappers import OperationWrapper, RequestRecorder
+from .wrappers import DockerHooks, OperationWrapper, RequestRecorder
 
 _SCOPE = "dcm_otel.instrumentation.docker"
 _INSTRUMENTS = ("docker >= 6.0",)
@@ -36,8 +39,8 @@ def _methods() -> Iterator[tuple[type, str, Operation]]:
 class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Spans and the ``dcm.docker.client.operation.duration`` histogram for every Docker SDK call.
 
-    ``instrument(tracer_provider=..., meter_provider=...)`` like the contrib instrumentors; without them
-    the global providers are used.
+    ``instrument(tracer_provider=..., meter_provider=..., docker_request_hook=..., docker_response_hook=...)``
+    like the contrib instrumentors; without them the global providers and the config's hooks are used.
     """
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -58,9 +61,15 @@ class DockerInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             (_SCOPE, __version__, schema_url), kwargs.get("tracer_provider"), duration
         )
         endpoints = EndpointCache()
+        config = config_of(kwargs)
+        hooks: DockerHooks | None = DockerHooks(
+            hook_of(kwargs, config, "docker_request_hook"), hook_of(kwargs, config, "docker_response_hook")
+        )
+        if hooks == (None, None):
+            hooks = None
         for owner, name, operation in _methods():
-            method = vars(owner)[name]
-            wrapper = OperationWrapper(BoundOperation(operation, method), self._materializer, endpoints)
+            bound = BoundOperation(operation, vars(owner)[name])
+            wrapper = OperationWrapper(bound, self._materializer, endpoints, hooks)
             wrapt.wrap_function_wrapper(owner, name, wrapper)
         for name, http_method in _REQUEST_METHODS.items():
             wrapt.wrap_function_wrapper(APIClient, name, RequestRecorder(http_method))
