@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import Meter
+
     from dcm_otel.runtime import State
 
-__all__ = ["init"]
+__all__ = ["init", "meter"]
 __version__ = "0.1.0"
 
 
@@ -28,3 +30,12 @@ def init(settings: Mapping[str, object] | None = None) -> State:
     from dcm_otel import runtime
 
     return runtime.init(settings, caller=sys._getframe(1))
+
+
+def meter(name: str, version: str = "") -> Meter:
+    """A meter for the application's own metrics, exported with dcm_otel's to ``/metrics`` and OTLP; its
+    instruments' names and units are checked against the project's rules (:mod:`dcm_otel.custom_metrics`,
+    docs/extending.md)."""
+    from dcm_otel import custom_metrics
+
+    return custom_metrics.meter(name, version)
