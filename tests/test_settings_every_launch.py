@@ -105,6 +105,15 @@ def _db_spans(receiver: OtlpReceiver) -> list[str]:
     return [s.name for s in receiver.spans() if "db.system.name" in s.attributes]
 
 
+def _middleware_spans(receiver: OtlpReceiver) -> list[str]:
+    servers = {s.span_id for s in receiver.spans() if s.kind == ProtoSpan.SPAN_KIND_SERVER}
+    return [
+        s.name
+        for s in receiver.spans()
+        if s.kind == ProtoSpan.SPAN_KIND_INTERNAL and s.parent_span_id in servers
+    ]
+
+
 def _repeated_query_events(receiver: OtlpReceiver) -> int:
     return sum("dcm.db.repeated_query" in s.events for s in receiver.spans())
 
@@ -135,6 +144,12 @@ CASES = {
     # with GET no longer a known method, the request is _OTHER, its span named HTTP
     "http_known_methods": Case(
         {"http_known_methods": ["POST"]}, ("/",), lambda r, out: "HTTP /" in _server_spans(r)
+    ),
+    # the project's one middleware gets a span of its own under the request span
+    "middleware_spans": Case(
+        {"middleware_spans": True},
+        ("/",),
+        lambda r, out: _middleware_spans(r) == ["django.middleware.common.CommonMiddleware"],
     ),
     # three runs of one statement are an N+1 pattern at a threshold of 3 (not at the default 5)
     "db_repeated_query_threshold": Case(

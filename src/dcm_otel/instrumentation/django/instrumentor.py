@@ -9,7 +9,8 @@ populated, and the settings-side ``init()`` runs there too so ``DCM_OTEL`` appli
 ``instrument(config=..., tracer_provider=..., meter_provider=...)`` binds them on the middleware class,
 since Django, not us, builds the middleware; ``on_apps_ready`` is what :func:`dcm_otel.init` passes to be
 called again once the app registry is populated. Without ``config=`` the middleware has ``Config()``'s
-defaults (``DCM_OTEL`` applies through ``dcm_otel.init()``).
+defaults (``DCM_OTEL`` applies through ``dcm_otel.init()``). ``middleware_spans`` (the setting, or the
+keyword) adds a span per middleware (:mod:`.middleware_spans`).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from functools import partial
 from typing import Any
 
 import wrapt
+from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel.instrumentation import config_of
 
+from . import middleware_spans
 from .middleware import TelemetryMiddleware
 
 MIDDLEWARE = f"{TelemetryMiddleware.__module__}.{TelemetryMiddleware.__qualname__}"
@@ -64,9 +67,13 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         from django.conf import settings
 
-        TelemetryMiddleware.bind(
-            config_of(kwargs), kwargs.get("tracer_provider"), kwargs.get("meter_provider")
-        )
+        config = config_of(kwargs)
+        TelemetryMiddleware.bind(config, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+        if kwargs.get("middleware_spans", config.middleware_spans):
+            tracer = trace.get_tracer(
+                "dcm_otel.django.middleware", tracer_provider=kwargs.get("tracer_provider")
+            )
+            middleware_spans.install(tracer, skip=MIDDLEWARE)
         if settings.configured:
             _insert_middleware()
         else:
@@ -80,6 +87,7 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         if isinstance(Apps.populate, wrapt.FunctionWrapper):
             unwrap(Apps, "populate")
+        middleware_spans.uninstall()
         _remove_middleware()
 
 
