@@ -39,7 +39,7 @@ def test_a_raising_hook_is_contained_and_logged_once(caplog: pytest.LogCaptureFi
     assert caplog.records[0].exc_info is not None
 
 
-@pytest.mark.parametrize("key", ["db_hook", "docker_request_hook", "docker_response_hook"])
+@pytest.mark.parametrize("key", ["db_hook", "docker_request_hook", "docker_response_hook", "job_hook"])
 def test_a_hook_setting_is_imported_at_startup_and_a_bad_path_names_its_key(key: str) -> None:
     assert getattr(load_config({key: "os.path.join"}, environ={}), key) is __import__("os").path.join
     with pytest.raises(ConfigError) as raised:

@@ -143,6 +143,29 @@ def test_truth_with_the_mock_executor(tmp_path: Path, receiver: OtlpReceiver) ->
     check_contract(receiver)
 
 
+JOB_HOOK = """
+def job_hook(span, job):
+    span.set_attribute("test.job.command", job.command)
+"""
+
+
+def test_the_job_hook_adds_to_each_run_span(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    project = jobs_project(tmp_path, receiver)
+    (project / "job_hooks.py").write_text(JOB_HOOK)
+    settings = project / "settings.py"
+    settings.write_text(
+        settings.read_text().replace(
+            '"metric_export_interval": 600', '"metric_export_interval": 600, "job_hook": "job_hooks.job_hook"'
+        )
+    )
+    truth = run_script(project, receiver, "scenario.py", "mock", "", "busybox:latest")
+    runs = {s.attributes["dcm.job.name"]: s for s in receiver.spans() if s.name == "dcm.job.run"}
+    assert len(runs) >= truth["jobs"] - 1  # all but the cancelled job, which never ran
+    assert runs["ok-0"].attributes["test.job.command"] == "sh -c 'echo ok'"
+    assert runs["bad-0"].attributes["test.job.command"] == "sh -c 'exit 3'"
+    assert all("test.job.command" in span.attributes for span in runs.values())
+
+
 def check_contract(receiver: OtlpReceiver) -> None:
     """Every job, queue and processor metric of docs/metrics.md is exported with its documented shape."""
     rows = {

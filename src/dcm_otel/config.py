@@ -112,6 +112,7 @@ class Config:
     db_hook: Hook | None = None  # db_hook(span, alias, sql), docs/extending.md
     docker_request_hook: Hook | None = None  # docker_request_hook(span, operation, args, kwargs)
     docker_response_hook: Hook | None = None  # docker_response_hook(span, operation, result, error)
+    job_hook: Hook | None = None  # job_hook(span, job)
     middleware_spans: bool = False
     health: HealthSettings = field(default_factory=HealthSettings)
     redact_keys: tuple[str, ...] = DEFAULT_REDACT_KEYS
@@ -337,6 +338,7 @@ KEYS: tuple[Key, ...] = (
     Key("db_hook", hook, "DCM_OTEL_DB_HOOK"),
     Key("docker_request_hook", hook, "DCM_OTEL_DOCKER_REQUEST_HOOK"),
     Key("docker_response_hook", hook, "DCM_OTEL_DOCKER_RESPONSE_HOOK"),
+    Key("job_hook", hook, "DCM_OTEL_JOB_HOOK"),
     Key("middleware_spans", _bool, "DCM_OTEL_MIDDLEWARE_SPANS"),
     Key("health", parse_health),
     Key("redact_keys", _redact_keys, "DCM_OTEL_REDACT_KEYS"),

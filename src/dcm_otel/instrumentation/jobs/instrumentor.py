@@ -17,6 +17,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from dcm_otel._container_manager import ENVIRONMENT_BUILDERS, JOB_CALLS, JOB_MODEL, MODELS, POLLS
 from dcm_otel.health.heartbeat import HeartbeatProvider, heartbeat_provider, set_heartbeat_provider
 from dcm_otel.instrumentation import config_of
+from dcm_otel.instrumentation.hooks import hook_of
 from dcm_otel.logs.redaction import Redactor
 
 from .heartbeat_files import HeartbeatFile, latest_poll
@@ -32,8 +33,9 @@ _SCOPE = "dcm_otel.instrumentation.jobs"
 class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Job lifecycle metrics, logs and spans, processor polls and queue gauges for django-container-manager.
 
-    ``instrument(trace_propagation=..., queue_metrics=...)`` override the ``job_trace_propagation`` and
-    ``queue_metrics`` of ``config=`` (``Config()``'s defaults without it); ``tracer_provider`` /
+    ``instrument(trace_propagation=..., queue_metrics=..., job_hook=...)`` override the
+    ``job_trace_propagation``, ``queue_metrics`` and ``job_hook`` of ``config=`` (``Config()``'s defaults
+    without it); ``tracer_provider`` /
     ``meter_provider`` like the contrib instrumentors.
     """
 
@@ -50,6 +52,7 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         meter = metrics.get_meter(_SCOPE, __version__, kwargs.get("meter_provider"))
         redactor = Redactor(config.redact_keys)
         spans = JobSpans(tracer, redactor)
+        job_hook = hook_of(kwargs, config, "job_hook")
         lifecycle = Lifecycle(meter, spans)
         gauges = QueueGauges(meter)
         if queue_metrics == "all":
@@ -66,7 +69,7 @@ class JobsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
 
         self._patches: list[tuple[str, str, str, Callable[..., Any]]] = [
-            *((module, cls, method, in_job_span(spans)) for module, cls, method in JOB_CALLS),
+            *((module, cls, method, in_job_span(spans, job_hook)) for module, cls, method in JOB_CALLS),
             *((*hook, processor.wrapper(mode)) for mode, hook in POLLS.items()),
         ]
         if propagate:
