@@ -50,3 +50,22 @@ def test_a_hook_setting_is_imported_at_startup_and_a_bad_path_names_its_key(key:
     env = f"DCM_OTEL_{key.upper()}"
     with pytest.raises(ConfigError, match=env):
         load_config({}, environ={env: "no_such_module.hook"})
+
+
+def test_a_docker_hooks_span_is_replayed_on_the_real_one_and_bounded() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from dcm_otel.instrumentation.docker.hook_span import MAX_CALLS, RecordedSpan
+
+    recorded = RecordedSpan(None)
+    recorded.update_name("renamed")
+    recorded.add_event("test.event", {"k": "v"})
+    for index in range(MAX_CALLS + 10):
+        recorded.set_attribute(f"test.{index}", index)
+    real = TracerProvider().get_tracer("test").start_span("original")
+    recorded.replay(real)
+    real.end()
+    assert real.name == "renamed"  # type: ignore[attr-defined]
+    assert [event.name for event in real.events] == ["test.event"]  # type: ignore[attr-defined]
+    kept = {k for k in real.attributes or {} if k.startswith("test.")}  # type: ignore[attr-defined]
+    assert len(kept) == MAX_CALLS - 2  # the name and the event took two of the calls kept
