@@ -193,7 +193,7 @@ class QueryTracer:
         target = target_of(instance.db)
         # Parameters passed separately (any in ``params``) mark the text as safe to export unsanitized.
         shape = shape_of(target, sql if isinstance(sql, str) else "", len(args) > 1 and bool(args[1]))
-        statement = (instance.db.alias, sql)
+        statement = (instance.db.alias, sql) if self.hook is not None else None  # what the hook gets
         span = None
         if target.system != "sqlite" and self.sqlcommenter and isinstance(sql, str):
             # The comment needs the span's id before the query runs, so this span cannot wait.
@@ -231,18 +231,18 @@ class QueryTracer:
         start: int,
         end: int,
         error: Failure | None,
-        statement: tuple[str, object],
+        statement: tuple[str, object] | None,
         span: trace.Span | None = None,
     ) -> None:
         """The query's span and duration sample, with the times the query really ran; ``error`` is
-        :func:`failure`'s attributes of a failed one, ``statement`` the (alias, SQL) the hook gets."""
+        :func:`failure`'s attributes of a failed one, ``statement`` the (alias, SQL) of ``db_hook``."""
         if span is None:
             span = self.spans.start(shape.name, parent, SpanKind.CLIENT, shape.span_attributes, start)
         if error is not None:
             span.set_attributes(error.attributes)
             span.add_event("exception", {"exception.type": error.exception_type}, timestamp=end)
             span.set_status(Status(StatusCode.ERROR))  # no description: it would repeat error.type
-        if self.hook is not None and span.is_recording():
+        if statement is not None and span.is_recording():
             run_hook("db_hook", self.hook, span, *statement)
         span.end(end_time=end)
         if error is None:
