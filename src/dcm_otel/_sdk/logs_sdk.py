@@ -3,7 +3,7 @@ development."""
 
 from __future__ import annotations
 
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
@@ -15,6 +15,7 @@ __all__ = [
     "ConsoleLogRecordExporter",
     "LogRecordExporter",
     "LoggerProvider",
+    "ReadableLogRecord",
     "otlp_log_exporter",
 ]
 
