@@ -50,9 +50,10 @@ from dcm_otel.config import Config, ConfigError, load_config
 from dcm_otel.export import otlp_wire
 from dcm_otel.export.log_encoding import LogEncoder
 from dcm_otel.export.trace_encoding import TraceEncoder
+from tests import otlp_samples
 from tests.otlp_receiver import OtlpReceiver, start_receiver
 
-EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---- what spans and log records are made of
 
@@ -67,7 +68,7 @@ ARRAYS = st.one_of(
 )
 #: values the official encoder leaves out (and logs): ours must leave them out too
 REJECTED = st.sampled_from([2**63, -(2**63) - 1, "\ud800 lone surrogate", (1, 2**64)])
-VALUES = st.one_of(SCALARS, ARRAYS, REJECTED)
+VALUES = st.one_of(SCALARS, ARRAYS, REJECTED, st.sampled_from(list(otlp_samples.TRICKY_VALUES.values())))
 KEYS = st.one_of(
     st.sampled_from(["http.route", "db.query.text", "é", "k" * 300]), st.text(min_size=1, max_size=12)
 )
@@ -183,12 +184,19 @@ def test_log_records_decode_to_the_official_encoders_messages(batch: list[Readab
     assert ExportLogsServiceRequest.FromString(LogEncoder().encode(batch)) == official
 
 
-@EXAMPLES
+@settings(EXAMPLES, max_examples=30)
 @given(st.lists(spans(), min_size=1, max_size=4))
 def test_with_the_direct_span_fields_off_the_bytes_are_the_same(batch: list[ReadableSpan]) -> None:
     with _feature_off(span_fields.FEATURE):
         public = TraceEncoder().encode(batch)
     assert public == TraceEncoder().encode(batch)
+
+
+def test_the_samples_sent_through_the_collector_are_encoded_alike() -> None:
+    """tests/collector/test_otlp_encoding.py sends these; here without a collector."""
+    spans, records = otlp_samples.spans("shop"), otlp_samples.log_records("shop")
+    assert ExportTraceServiceRequest.FromString(TraceEncoder().encode(spans)) == encode_spans(spans)
+    assert ExportLogsServiceRequest.FromString(LogEncoder().encode(records)) == encode_logs(records)
 
 
 def test_a_multi_megabyte_attribute_and_a_thousand_attributes_are_encoded_alike() -> None:
