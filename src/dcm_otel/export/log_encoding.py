@@ -7,9 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
 from dcm_otel._sdk.logs_sdk import ReadableLogRecord
 from dcm_otel._sdk.span_fields import span_fields
 from dcm_otel.export.otlp_wire import (
@@ -32,7 +29,7 @@ class LogEncoder:
         self._plain = span_fields().plain
 
     def encode(self, batch: Sequence[ReadableLogRecord]) -> bytes:
-        return request(self._values, batch, _resource, _scope, self._record)
+        return request(self._values, batch, self._record)
 
     def _record(self, readable: ReadableLogRecord) -> bytes:
         record = readable.log_record
@@ -54,11 +51,3 @@ class LogEncoder:
             )
         )
         return varint(len(body)) + body
-
-
-def _resource(readable: ReadableLogRecord) -> Resource:
-    return readable.resource
-
-
-def _scope(readable: ReadableLogRecord) -> InstrumentationScope | None:
-    return readable.instrumentation_scope

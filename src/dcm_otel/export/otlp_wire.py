@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from struct import Struct
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -167,17 +168,22 @@ def resource_block(values: AttributeEncoder, resource: Resource) -> bytes:
     return delimited(b"\x0a", values.attributes(b"\x0a", resource.attributes))
 
 
-Item = TypeVar("Item")
+class Scoped(Protocol):
+    """A span or a log record: what it is grouped by."""
+
+    @property
+    def resource(self) -> Resource: ...
+
+    @property
+    def instrumentation_scope(self) -> InstrumentationScope | None: ...
+
+
+Item = TypeVar("Item", bound=Scoped)
 Scopes = dict[InstrumentationScope | None, list[bytes]]
+_OWNERS = attrgetter("resource", "instrumentation_scope")
 
 
-def request(
-    values: AttributeEncoder,
-    items: Iterable[Item],
-    resource_of: Callable[[Item], Resource],
-    scope_of: Callable[[Item], InstrumentationScope | None],
-    encode: Callable[[Item], bytes],
-) -> bytes:
+def request(values: AttributeEncoder, items: Iterable[Item], encode: Callable[[Item], bytes]) -> bytes:
     """An export request: ``items`` grouped by resource, then by scope, in first-seen order as the official
     encoder groups them (equal resources, and equal scopes, share a group), each item as ``encode`` makes it
     (length-prefixed, without its tag). At every level the repeated field is number 2, the schema URL 3.
@@ -187,7 +193,8 @@ def request(
     resources: list[tuple[Resource, Scopes]] = []
     slots: dict[tuple[int, int], list[bytes]] = {}
     for item in items:
-        resource, scope = resource_of(item), scope_of(item) or None
+        resource, scope = _OWNERS(item)
+        scope = scope or None
         slot = slots.get((id(resource), id(scope)))
         if slot is None:
             scopes = next((s for r, s in resources if r == resource), None)

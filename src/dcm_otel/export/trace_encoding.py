@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
 
 from dcm_otel._sdk.span_fields import span_fields
@@ -46,7 +44,7 @@ class TraceEncoder:
         self._fields = span_fields()
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
-        return request(self._values, spans, _resource, _scope, self._span)
+        return request(self._values, spans, self._span)
 
     def _span(self, span: ReadableSpan) -> bytes:
         fields = self._fields
@@ -100,14 +98,6 @@ class TraceEncoder:
             + number(b"\x28", link.dropped_attributes)
             + _LINK_FLAGS[context.is_remote],
         )
-
-
-def _resource(span: ReadableSpan) -> Resource:
-    return span.resource
-
-
-def _scope(span: ReadableSpan) -> InstrumentationScope | None:
-    return span.instrumentation_scope
 
 
 def _status(status: Status) -> bytes:
