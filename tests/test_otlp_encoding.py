@@ -228,9 +228,14 @@ def test_the_pair_cache_stays_bounded_and_skips_floats_and_long_strings() -> Non
     assert "warm" in cached
     assert 0.5 not in cached
     assert long_text not in cached
-    for start in range(0, 3 * otlp_wire.PAIR_CACHE_SIZE, 500):
+    for start in range(0, 3 * otlp_wire.PAIR_CACHE_SIZE, 500):  # many short values
         encoder.encode([_span("many", {f"user.id.{i}": f"u{i}" for i in range(start, start + 500)})])
         assert 0 < len(pairs) <= otlp_wire.PAIR_CACHE_SIZE
+    for start in range(0, 3000, 100):  # 3 MB of long ones
+        encoder.encode(
+            [_span("long", {f"sql.{i}": f"{i:04}" + "s" * 996 for i in range(start, start + 100)})]
+        )
+        assert sum(map(len, pairs.values())) <= otlp_wire.PAIR_CACHE_BYTES + 1100
 
 
 def test_a_rejected_attribute_is_left_out_and_logged_once_while_cached(

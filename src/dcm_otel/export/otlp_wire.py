@@ -27,10 +27,11 @@ _UINT64 = 2**64 - 1
 _DOUBLE = Struct("<d")
 FIXED64 = Struct("<Q")
 FIXED32 = Struct("<I")
-#: The cache forgets everything once it holds this many pairs: a steady state (the same statements, routes
-#: and hosts) refills it in one batch, and a stream of one-off values cannot grow it.
+#: The cache forgets everything once it holds this many pairs or encoded bytes: a steady state (the same
+#: statements, routes and hosts) refills it in a batch or two, and a stream of one-off values cannot grow it.
 PAIR_CACHE_SIZE = 4096
-#: Longer strings are encoded each time, so the cache stays under a few megabytes.
+PAIR_CACHE_BYTES = 1 << 20
+#: Longer strings are encoded each time.
 CACHED_STRING_LENGTH = 1024
 
 # AnyValue's fields (string 1, bool 2, int 3, double 4, array 5, kvlist 6, bytes 7); KeyValue's key 1, value 2
@@ -106,6 +107,7 @@ class AttributeEncoder:
 
     def __init__(self) -> None:
         self._pairs: dict[tuple[Any, ...], bytes] = {}
+        self._bytes = 0  # encoded bytes kept; the keys hold about as much again
 
     def attributes(self, tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         """``attributes`` as ``tag``-numbered ``KeyValue`` fields; a pair the official encoder would reject
@@ -127,7 +129,8 @@ class AttributeEncoder:
 
     def _encode(self, key: str, value: Any) -> bytes:
         """A length-prefixed ``KeyValue`` (without its field tag), or b"" when it cannot be encoded; kept if
-        it is likely to come again (a string of ordinary length, an int or a bool, not a float)."""
+        it is likely to come again (a string of ordinary length, an int or a bool; not a float, nor an
+        array, whose equal elements may differ in type: (1, 2) == (1.0, 2.0))."""
         try:
             body = key_value(key, value)
         except Exception as error:
@@ -137,22 +140,26 @@ class AttributeEncoder:
             encoded = varint(len(body)) + body
         kind = type(value)
         if (kind is str and len(value) <= CACHED_STRING_LENGTH) or kind is int or kind is bool:
-            if len(self._pairs) >= PAIR_CACHE_SIZE:
-                self._pairs.clear()
-            self._pairs[key, value, kind] = encoded
+            self._keep((key, value, kind), encoded)
         return encoded
 
     def text(self, tag: bytes, value: str) -> bytes:
-        """A string field (a span or event name), kept like an attribute pair."""
+        """A string field with its tag (a span or event name), kept like an attribute pair (a bytes tag
+        tells it from an attribute key)."""
         cache_key = (tag, value, str)
         encoded = self._pairs.get(cache_key)
         if encoded is None:
             encoded = text(tag, value)
             if len(value) <= CACHED_STRING_LENGTH:
-                if len(self._pairs) >= PAIR_CACHE_SIZE:
-                    self._pairs.clear()
-                self._pairs[cache_key] = encoded
+                self._keep(cache_key, encoded)
         return encoded
+
+    def _keep(self, cache_key: tuple[Any, ...], encoded: bytes) -> None:
+        if len(self._pairs) >= PAIR_CACHE_SIZE or self._bytes >= PAIR_CACHE_BYTES:
+            self._pairs.clear()
+            self._bytes = 0
+        self._pairs[cache_key] = encoded
+        self._bytes += len(encoded)
 
 
 def scope_block(values: AttributeEncoder, scope: InstrumentationScope | None) -> bytes:
