@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,8 +44,9 @@ from opentelemetry.trace import (
     set_span_in_context,
 )
 
+import dcm_otel._sdk
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_encoding, span_fields
+from dcm_otel._sdk import otlp_http_encoding, otlp_http_exporters, span_fields
 from dcm_otel._sdk.feature_check import FeatureCheck
 from dcm_otel.config import Config, ConfigError, load_config
 from dcm_otel.export import otlp_wire
@@ -262,11 +264,11 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 def test_the_fast_exporters_deliver_what_the_official_ones_do(receiver: OtlpReceiver) -> None:
-    span, record = otlp_http_encoding.probe_span(), otlp_http_encoding.probe_log_record()
+    span, record = otlp_http_exporters.probe_span(), otlp_http_exporters.probe_log_record()
     exporters: list[tuple[Any, Any]] = [
-        (otlp_http_encoding.SpanExporter(endpoint=receiver.endpoint + "/v1/traces"), span),
+        (otlp_http_exporters.SpanExporter(endpoint=receiver.endpoint + "/v1/traces"), span),
         (OTLPSpanExporter(endpoint=receiver.endpoint + "/v1/traces"), span),
-        (otlp_http_encoding.LogExporter(endpoint=receiver.endpoint + "/v1/logs"), record),
+        (otlp_http_exporters.LogExporter(endpoint=receiver.endpoint + "/v1/logs"), record),
         (OTLPLogExporter(endpoint=receiver.endpoint + "/v1/logs"), record),
     ]
     for exporter, item in exporters:
@@ -286,8 +288,8 @@ def test_the_exporter_keeps_the_official_settings_compression_and_headers(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=secret")
     with _recording_server(200) as (endpoint, seen):
-        exporter = otlp_http_encoding.SpanExporter(endpoint=endpoint)
-        span = otlp_http_encoding.probe_span()
+        exporter = otlp_http_exporters.SpanExporter(endpoint=endpoint)
+        span = otlp_http_exporters.probe_span()
         assert exporter.export([span]) is SpanExportResult.SUCCESS
         exporter.shutdown()
     ((headers, body),) = seen
@@ -298,13 +300,13 @@ def test_the_exporter_keeps_the_official_settings_compression_and_headers(
 
 
 def test_a_failing_backend_a_closed_port_and_a_shut_exporter_fail_the_batch_without_raising() -> None:
-    span = otlp_http_encoding.probe_span()
+    span = otlp_http_exporters.probe_span()
     with _recording_server(400) as (endpoint, seen):
-        exporter = otlp_http_encoding.SpanExporter(endpoint=endpoint, timeout=2)
+        exporter = otlp_http_exporters.SpanExporter(endpoint=endpoint, timeout=2)
         assert exporter.export([span]) is SpanExportResult.FAILURE
     assert len(seen) == 1  # a 400 is not retried
-    closed = otlp_http_encoding.LogExporter(endpoint=endpoint, timeout=1)  # the server is gone
-    assert closed.export([otlp_http_encoding.probe_log_record()]) is LogRecordExportResult.FAILURE
+    closed = otlp_http_exporters.LogExporter(endpoint=endpoint, timeout=1)  # the server is gone
+    assert closed.export([otlp_http_exporters.probe_log_record()]) is LogRecordExportResult.FAILURE
     exporter.shutdown()
     assert exporter.export([span]) is SpanExportResult.FAILURE
 
@@ -313,9 +315,9 @@ def test_a_batch_over_the_size_limit_or_that_cannot_be_encoded_is_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with _recording_server(200) as (endpoint, seen):
-        small = otlp_http_encoding.SpanExporter(endpoint=endpoint, max_request_size=100)
-        assert small.export([otlp_http_encoding.probe_span()]) is SpanExportResult.FAILURE
-        exporter = otlp_http_encoding.SpanExporter(endpoint=endpoint)
+        small = otlp_http_exporters.SpanExporter(endpoint=endpoint, max_request_size=100)
+        assert small.export([otlp_http_exporters.probe_span()]) is SpanExportResult.FAILURE
+        exporter = otlp_http_exporters.SpanExporter(endpoint=endpoint)
         assert exporter.export([_span("\ud800", {})]) is SpanExportResult.FAILURE  # a name UTF-8 cannot hold
     assert seen == []
     assert any("exceeds max_request_size" in r.getMessage() for r in caplog.records)
@@ -326,7 +328,7 @@ def test_a_batch_over_the_size_limit_or_that_cannot_be_encoded_is_dropped(
 
 
 @pytest.mark.parametrize(("encoder", "traces", "logs"), [
-    ("fast", otlp_http_encoding.SpanExporter, otlp_http_encoding.LogExporter),
+    ("fast", otlp_http_exporters.SpanExporter, otlp_http_exporters.LogExporter),
     ("official", OTLPSpanExporter, OTLPLogExporter),
 ])  # fmt: skip
 def test_otlp_encoder_picks_the_exporters(encoder: str, traces: type, logs: type) -> None:
@@ -358,6 +360,17 @@ def test_when_the_feature_check_fails_the_official_exporter_is_used(caplog: pyte
     assert type(exporter) is OTLPSpanExporter
     exporter.shutdown()
     assert "SDK shortcut OTLP encoder is off" in caplog.text
+
+
+def test_an_sdk_lacking_what_the_exporters_import_gets_the_official_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another SDK may lack a private name the exporters module imports: no error, the official path."""
+    monkeypatch.setitem(sys.modules, "dcm_otel._sdk.otlp_http_exporters", None)  # importing it raises
+    monkeypatch.delattr(dcm_otel._sdk, "otlp_http_exporters")
+    monkeypatch.setattr(otlp_http_encoding.FEATURE, "_available", None)
+    assert otlp_http_encoding.exporter_class("traces") is None
+    assert otlp_http_encoding.exporter_class("logs") is None
 
 
 # ---- helpers

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_encoding
+from dcm_otel._sdk import otlp_http_exporters
 from dcm_otel.config import Config
 from tests import otlp_samples
 from tests.services._common import wait_until
@@ -34,8 +34,8 @@ def test_the_collector_decodes_our_payloads_into_the_official_ones(
             config = Config(otlp_endpoint=collector.otlp_http, otlp_encoder=encoder)
             spans = providers._otlp_exporter(config, "traces")
             logs = providers._otlp_exporter(config, "logs")
-            assert isinstance(spans, otlp_http_encoding.SpanExporter) == (encoder == "fast")
-            assert isinstance(logs, otlp_http_encoding.LogExporter) == (encoder == "fast")
+            assert isinstance(spans, otlp_http_exporters.SpanExporter) == (encoder == "fast")
+            assert isinstance(logs, otlp_http_exporters.LogExporter) == (encoder == "fast")
             assert spans.export(otlp_samples.spans(encoder)).name == "SUCCESS"
             assert logs.export(otlp_samples.log_records(encoder)).name == "SUCCESS"
             spans.shutdown()

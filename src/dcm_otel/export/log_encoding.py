@@ -6,9 +6,13 @@ Field for field what the official ``encode_logs`` (``opentelemetry-exporter-otlp
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from dcm_otel._sdk.logs_sdk import ReadableLogRecord
 from dcm_otel._sdk.span_fields import span_fields
+
+if TYPE_CHECKING:
+    from dcm_otel._sdk.logs_sdk import ReadableLogRecord
+
 from dcm_otel.export.otlp_wire import (
     FIXED32,
     FIXED64,
