@@ -1,7 +1,7 @@
 """The Protocol Buffers wire format for what OTLP messages share: attributes, resource, scope.
 
 Written by hand because building the official ``opentelemetry.proto`` messages and serialising them cost
-about 50 µs per span (docs/benchmarks.md, "OTLP encoding"), while the bytes of a span are mostly the same
+30 to 50 µs per span (docs/benchmarks.md, "OTLP encoding"), while the bytes of a span are mostly the same
 few attribute pairs over and over: each (key, value) pair is encoded once and kept in a bounded cache.
 Each function mirrors the official encoder (``opentelemetry-exporter-otlp-proto-common``) field for
 field, including what it leaves out; tests/test_otlp_encoding.py parses both and compares.
