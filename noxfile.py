@@ -85,4 +85,5 @@ def collector(session: nox.Session) -> None:
     session.run("bash", "scripts/install-services.sh", external=True)
     session.run("bash", "scripts/build-collector.sh", "all", external=True)
     session.install("-e", ".[test]", "-e", "./devtools")
-    session.run("pytest", "tests/collector", *session.posargs, env={"PYTHONFAULTHANDLER": "1"})
+    args = session.posargs or ["tests/collector"]  # `nox -s collector -- tests/collector/x.py`: x alone
+    session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})

@@ -35,6 +35,7 @@ MetricsExporter = Literal["prometheus", "otlp", "console", "none"]
 LogsExporter = Literal["otlp", "console", "none"]
 ExemplarFilter = Literal["always_off", "trace_based", "always_on"]
 OtlpProtocol = Literal["grpc", "http/protobuf"]
+OtlpEncoder = Literal["fast", "official"]  # how http/protobuf payloads are encoded
 Sampler = Literal[
     "always_on",
     "always_off",
@@ -51,6 +52,7 @@ METRICS_EXPORTERS: tuple[MetricsExporter, ...] = get_args(MetricsExporter)
 LOGS_EXPORTERS: tuple[LogsExporter, ...] = get_args(LogsExporter)
 EXEMPLAR_FILTERS: tuple[ExemplarFilter, ...] = get_args(ExemplarFilter)
 OTLP_PROTOCOLS: tuple[OtlpProtocol, ...] = get_args(OtlpProtocol)
+OTLP_ENCODERS: tuple[OtlpEncoder, ...] = get_args(OtlpEncoder)
 SAMPLERS: tuple[Sampler, ...] = get_args(Sampler)
 QUEUE_METRICS: tuple[ProcessKind, ...] = get_args(ProcessKind)
 HOST_METRIC_GROUPS: tuple[HostMetricGroup, ...] = get_args(HostMetricGroup)
@@ -90,6 +92,7 @@ class Config:
     otlp_protocol: OtlpProtocol = "http/protobuf"
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     otlp_timeout: float = 10.0
+    otlp_encoder: OtlpEncoder = "fast"
     sampler: Sampler = "parentbased_always_on"
     sampler_arg: float = 1.0
     sdk_disabled: bool = False
@@ -316,6 +319,7 @@ KEYS: tuple[Key, ...] = (
     Key("otlp_protocol", choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
     Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS"),
     Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
+    Key("otlp_encoder", choice(OTLP_ENCODERS), "DCM_OTEL_OTLP_ENCODER"),
     Key("sampler", choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
     Key("sdk_disabled", _bool, "OTEL_SDK_DISABLED"),

@@ -157,6 +157,10 @@ def _otlp_exporter(config: Config, signal: str) -> Any:
             "metrics": http_metrics.OTLPMetricExporter,
             "logs": otlp_log_exporter("http/protobuf"),
         }
+        if config.otlp_encoder == "fast":
+            from dcm_otel._sdk import otlp_http_encoding
+
+            classes[signal] = otlp_http_encoding.exporter_class(signal) or classes[signal]
     return classes[signal](**_otlp_kwargs(config, signal))
 
 

@@ -51,6 +51,7 @@ _PROVIDER_KEYS = (
     "otlp_protocol",
     "otlp_headers",
     "otlp_timeout",
+    "otlp_encoder",
     "sampler",
     "sampler_arg",
     "metric_export_interval",

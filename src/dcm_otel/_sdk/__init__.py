@@ -20,12 +20,23 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
         bound_histograms,
         preset_ids,
         proxy_providers,
+        span_fields,
         span_processor_order,
         span_starter,
         suppression,
     )
 
-    modules = (span_starter, bound_histograms, preset_ids, span_processor_order, suppression, proxy_providers)
+    modules = (
+        span_starter,
+        bound_histograms,
+        preset_ids,
+        span_processor_order,
+        suppression,
+        proxy_providers,
+        span_fields,
+    )
+    # otlp_http_encoding's check is not here: it runs when an OTLP/HTTP exporter is made, so that a process
+    # exporting no OTLP does not load the exporter stack
     return tuple(module.FEATURE for module in modules)
 
 

@@ -3,12 +3,19 @@ development."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
     LogRecordExporter,
 )
+
+if (
+    TYPE_CHECKING
+):  # for types only: the class is recent, and importing this module must not fail on an SDK without it
+    from opentelemetry.sdk._logs import ReadableLogRecord as ReadableLogRecord
 
 __all__ = [
     "BatchLogRecordProcessor",

@@ -1,0 +1,57 @@
+"""SDK log records as the bytes of an OTLP ``ExportLogsServiceRequest``, without protobuf messages.
+
+Field for field what the official ``encode_logs`` (``opentelemetry-exporter-otlp-proto-common``) builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dcm_otel._sdk.span_fields import span_fields
+
+if TYPE_CHECKING:
+    from dcm_otel._sdk.logs_sdk import ReadableLogRecord
+
+from dcm_otel.export.otlp_wire import (
+    FIXED32,
+    FIXED64,
+    AttributeEncoder,
+    any_value,
+    delimited,
+    number,
+    request,
+    varint,
+)
+
+
+class LogEncoder:
+    """One per exporter; it keeps the encoded attribute pairs of earlier batches (bounded)."""
+
+    def __init__(self) -> None:
+        self._values = AttributeEncoder()
+        self._plain = span_fields().plain
+
+    def encode(self, batch: Sequence[ReadableLogRecord]) -> bytes:
+        return request(self._values, batch, self._record)
+
+    def _record(self, readable: ReadableLogRecord) -> bytes:
+        record = readable.log_record
+        timestamp, observed = record.timestamp, record.observed_timestamp
+        severity = record.severity_number
+        body = b"".join(
+            (
+                b"\x09" + FIXED64.pack(timestamp) if timestamp else b"",
+                number(b"\x10", severity.value if severity is not None else None),
+                self._values.text(b"\x1a", record.severity_text) if record.severity_text else b"",
+                delimited(b"\x2a", any_value(record.body)),
+                self._values.attributes(b"\x32", self._plain(record.attributes)),
+                number(b"\x38", readable.dropped_attributes),
+                b"\x45" + FIXED32.pack(int(record.trace_flags)) if record.trace_flags else b"",
+                b"\x4a\x10" + record.trace_id.to_bytes(16, "big") if record.trace_id else b"",
+                b"\x52\x08" + record.span_id.to_bytes(8, "big") if record.span_id else b"",
+                b"\x59" + FIXED64.pack(observed) if observed else b"",
+                self._values.text(b"\x62", record.event_name) if record.event_name else b"",
+            )
+        )
+        return varint(len(body)) + body
