@@ -1,0 +1,225 @@
+"""The span processor that keeps recent traces in the app's database, for the trace explorer.
+
+The request or job that ends a span pays for one ``put_nowait`` on a bounded queue; a daemon thread turns
+spans into masked rows, writes them in batches on its own database connection with instrumentation
+suppressed (our inserts never make spans of their own), then deletes the oldest traces beyond
+``trace_explorer_max_traces`` and ``trace_explorer_max_bytes``. A full queue drops the span and counts it;
+a failing database is logged once and never reaches the caller.
+
+Whether to keep anything is decided at the first span after Django's apps are ready: ``trace_explorer``,
+else ``settings.DEBUG``, and only with ``"dcm_otel"`` in INSTALLED_APPS (the tables are its migration).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from dcm_otel.config import Config
+from dcm_otel.logs.redaction import Redactor
+
+logger = logging.getLogger("dcm_otel.trace_explorer")
+
+MAX_QUEUE = 4096
+MAX_BATCH = 512
+IDLE_WAIT = 1.0  # seconds the writer waits for work before checking whether it should stop
+DELETE_CHUNK = 500  # trace ids per DELETE (SQLite's limit on query parameters is 999 on old builds)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """A log record made inside a sampled span, as the logging handler saw it (masked by the writer)."""
+
+    trace_id: int
+    span_id: int
+    time_ns: int
+    level: str
+    logger: str
+    message: str
+
+
+class TraceStore(SpanProcessor):
+    def __init__(self, config: Config, debug: Callable[[], bool] | None = None) -> None:
+        self.max_traces = config.trace_explorer_max_traces
+        self.max_bytes = config.trace_explorer_max_bytes
+        self._wanted = config.trace_explorer
+        self._debug = debug or _django_debug
+        self._redactor = Redactor(config.redact_keys)
+        self.enabled: bool | None = None  # undecided until Django's apps are ready
+        self.dropped = 0
+        self.failures = 0
+        self._queue: queue.Queue[ReadableSpan | LogEntry | None] = queue.Queue(MAX_QUEUE)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    # ---- the caller's side: cheap, never raising, never blocking
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.enabled is False or (self.enabled is None and not self._decide()):
+            return
+        if span.context is not None and span.context.trace_flags.sampled:
+            self._put(span)
+
+    def keep_log(self, entry: LogEntry) -> None:
+        if self.enabled:
+            self._put(entry)
+
+    def _put(self, item: ReadableSpan | LogEntry) -> None:
+        if self._pid != os.getpid():
+            self._start_writer()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped == 1:
+                logger.warning(
+                    "dcm_otel: the trace explorer's queue is full (%d spans); spans are dropped", MAX_QUEUE
+                )
+
+    def _decide(self) -> bool:
+        from django.apps import apps
+
+        if not apps.ready:  # a span before Django is set up: not kept, the decision waits
+            return False
+        with self._lock:
+            if self.enabled is None:
+                wanted = self._debug() if self._wanted is None else self._wanted
+                if wanted and not apps.is_installed("dcm_otel"):
+                    logger.warning(
+                        "dcm_otel: the trace explorer keeps traces in the app's database: add 'dcm_otel' "
+                        "to INSTALLED_APPS and run migrate, or set DCM_OTEL['trace_explorer'] = False"
+                    )
+                    wanted = False
+                if wanted:
+                    from .log_capture import capture_logs
+
+                    capture_logs(self)
+                self.enabled = wanted
+        return self.enabled
+
+    def _start_writer(self) -> None:
+        """The writer of this process: started at the first span, again in a forked child (no thread)."""
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._queue = queue.Queue(MAX_QUEUE)
+            self._thread = threading.Thread(target=self._run, name="dcm_otel-trace-explorer", daemon=True)
+            self._pid = os.getpid()
+            self._thread.start()
+
+    # ---- the writer thread
+
+    def _run(self) -> None:
+        with suppress_instrumentation():  # this thread's context: none of its queries makes a span
+            while True:
+                try:
+                    first = self._queue.get(timeout=IDLE_WAIT)
+                except queue.Empty:
+                    continue
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                items = [item for item in batch if item is not None]
+                try:
+                    if items:
+                        self.write(items)
+                except Exception:
+                    self._failed()
+                finally:
+                    for _ in batch:
+                        self._queue.task_done()
+                if len(items) < len(batch):  # shutdown
+                    return
+
+    def _failed(self) -> None:
+        from django.db import connection
+
+        self.failures += 1
+        if self.failures == 1:
+            logger.exception("dcm_otel: the trace explorer could not store spans (logged once)")
+        connection.close()  # a broken connection is not reused; the next batch opens another
+
+    def write(self, items: Iterable[ReadableSpan | LogEntry]) -> None:
+        """Store the items, then delete the oldest traces beyond the bounds."""
+        from .models import TraceLog, TraceSpan
+        from .records import log_row, span_row
+
+        spans, logs = [], []
+        for item in items:
+            if isinstance(item, LogEntry):
+                logs.append(log_row(**vars(item), redactor=self._redactor))
+            else:
+                spans.append(span_row(item, self._redactor))
+        TraceSpan.objects.bulk_create(spans)
+        TraceLog.objects.bulk_create(logs)
+        self.trim()
+
+    def trim(self) -> None:
+        """Keep the newest traces (by start) while both bounds hold; delete every older one."""
+        from django.db.models import Min, Sum
+
+        from .models import TraceLog, TraceSpan
+
+        sizes: dict[str, list[Any]] = {}
+        for model, start in ((TraceSpan, "start_ns"), (TraceLog, "time_ns")):
+            rows = model.objects.values_list("trace_id").annotate(Min(start), Sum("size")).order_by()
+            for trace_id, first, size in rows:
+                known = sizes.setdefault(trace_id, [first, 0])
+                known[0] = min(known[0], first)
+                known[1] += size
+        count, total = 0, 0
+        victims: list[str] = []
+        for trace_id, (_, size) in sorted(sizes.items(), key=lambda item: item[1][0], reverse=True):
+            count, total = count + 1, total + size
+            if victims or count > self.max_traces or total > self.max_bytes:
+                victims.append(trace_id)
+        for offset in range(0, len(victims), DELETE_CHUNK):
+            chunk = victims[offset : offset + DELETE_CHUNK]
+            TraceSpan.objects.filter(trace_id__in=chunk).delete()
+            TraceLog.objects.filter(trace_id__in=chunk).delete()
+
+    # ---- the provider's side
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def shutdown(self) -> None:
+        if self._thread is not None and self._pid == os.getpid():
+            try:
+                self._queue.put(None, timeout=1)
+            except queue.Full:
+                return
+            self._thread.join(1)
+
+
+def _django_debug() -> bool:
+    from django.conf import settings
+
+    return bool(settings.DEBUG)
+
+
+def current_span_ids() -> tuple[int, int] | None:
+    """The trace and span ids of the current sampled span, for a log record made inside it."""
+    context = trace.get_current_span().get_span_context()
+    return (context.trace_id, context.span_id) if context.trace_flags.sampled else None

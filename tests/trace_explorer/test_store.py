@@ -1,0 +1,168 @@
+"""The trace explorer's store against a real database (the project's SQLite): the retention bounds hold under
+more traffic than they allow (the newest traces stay, the oldest go first), secrets are masked before a row
+is written, log records join their trace, and a slow or missing database never reaches the caller."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcm_otel.config import ConfigError, load_config
+from tests.project_factory import project_env, write_project
+
+SCRIPT = """
+import json, logging, sys, time
+import django
+
+django.setup()
+from django.core.management import call_command
+from opentelemetry.sdk.trace import TracerProvider
+
+import dcm_otel.trace_explorer.store as store_module
+from dcm_otel.config import load_config
+
+mode = sys.argv[1]
+if mode != "no-table":
+    call_command("migrate", verbosity=0)
+max_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+settings = {"trace_explorer": True, "trace_explorer_max_traces": 20, "trace_explorer_max_bytes": max_bytes}
+if mode == "full":
+    store_module.MAX_QUEUE = 5
+store = store_module.TraceStore(load_config(settings))
+if mode == "full":  # a writer stuck on a slow database
+    import threading
+    gate = threading.Event()
+    store.write = lambda items: gate.wait(20)
+provider = TracerProvider()
+provider.add_span_processor(store)
+tracer = provider.get_tracer("test")
+log = logging.getLogger("app")
+log.setLevel(logging.INFO)
+started = time.perf_counter()
+for i in range(100):
+    with tracer.start_as_current_span(f"trace-{i:03}", attributes={"n": i, "db.password": "hunter2"}) as root:
+        child = {"url.full": "https://x/?token=s3cr3t&a=1", "pad": "x" * 500}
+        with tracer.start_as_current_span("child", attributes=child):
+            log.info("inside %s with password=hunter2", i)
+        root.set_attribute("api_key", "late-secret")  # set after start: the export processor cannot mask it
+    if i % 10 == 9 and mode != "full":
+        store.force_flush()
+elapsed = time.perf_counter() - started
+if mode == "full":
+    gate.set()
+store.force_flush()
+from dcm_otel.trace_explorer.models import TraceLog, TraceSpan
+
+result = {"dropped": store.dropped, "failures": store.failures, "elapsed": elapsed}
+if mode == "bound":
+    spans = list(TraceSpan.objects.values())
+    logs = list(TraceLog.objects.values())
+    result.update(
+        roots=sorted(s["name"] for s in spans if not s["parent_id"]),
+        traces=len({s["trace_id"] for s in spans}),
+        bytes=sum(s["size"] for s in spans) + sum(l["size"] for l in logs),
+        text=json.dumps(spans + logs),
+        logs=[(l["trace_id"], l["message"]) for l in logs],
+        span_traces={s["trace_id"]: s["name"] for s in spans if not s["parent_id"]},
+    )
+print(json.dumps(result))
+"""
+
+
+def run(tmp_path: Path, mode: str, *args: str) -> Any:
+    project = write_project(
+        tmp_path, settings_tail='DCM_OTEL = {"sdk_disabled": True}\n', installed_apps=("dcm_otel",)
+    )
+    (project / "store_script.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "store_script.py", mode, *args],
+        cwd=project,
+        env=project_env(project),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def newest_first_kept(result: dict[str, Any]) -> list[str]:
+    """The kept traces' root names, checked to be the newest run of traces, ending with the last one."""
+    assert result["dropped"] == result["failures"] == 0
+    kept = result["roots"]
+    assert kept == [f"trace-{i:03}" for i in range(100 - len(kept), 100)]
+    assert result["traces"] == len(kept)
+    return kept
+
+
+def test_more_traces_than_the_count_bound_keeps_the_newest(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, "bound")
+    assert len(newest_first_kept(result)) == 20
+
+
+def test_more_bytes_than_the_byte_bound_keeps_the_newest_within_it(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, "bound", "15000")  # a trace is about 1.4 kB: about ten fit
+    kept = newest_first_kept(result)
+    assert 5 <= len(kept) < 20
+    assert result["bytes"] <= 15_000
+
+
+def test_secrets_are_masked_before_they_are_stored_and_logs_join_their_trace(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, "bound")
+    for secret in ("hunter2", "s3cr3t", "late-secret"):
+        assert secret not in result["text"]
+    assert "***" in result["text"]
+    assert result["logs"], "log records made inside spans are kept"
+    for trace_id, message in result["logs"]:
+        number = message.split()[1]
+        assert result["span_traces"][trace_id] == f"trace-{int(number):03}"
+        assert message.endswith("password=***")
+
+
+def test_a_stuck_database_drops_spans_and_counts_them_without_blocking(tmp_path: Path) -> None:
+    result, _ = run(tmp_path, "full")
+    # 200 spans: one taken by the stuck writer, five queued, the rest dropped.
+    assert result["dropped"] >= 190
+    assert result["elapsed"] < 5, "ending a span must not wait for the database"
+
+
+def test_a_missing_table_is_logged_once_and_never_raises(tmp_path: Path) -> None:
+    result, stderr = run(tmp_path, "no-table")
+    assert result["failures"] >= 1
+    assert stderr.count("could not store spans") == 1, stderr[-3000:]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("trace_explorer", "sometimes"),
+        ("trace_explorer_max_traces", 0),
+        ("trace_explorer_max_bytes", "lots"),
+        ("tracing_url", "http://jaeger:16686/trace/"),
+        ("tracing_url", "jaeger/{trace_id}"),
+        ("tracing_url", "http://jaeger/{trace_id}/{span_id}"),
+    ],
+)
+def test_a_wrong_explorer_setting_fails_at_startup_naming_it(key: str, value: object) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({key: value})
+    (problem,) = raised.value.problems
+    assert key in problem.key
+    assert problem.value == value
+
+
+def test_explorer_settings_from_the_environment() -> None:
+    env = {
+        "DCM_OTEL_TRACE_EXPLORER": "true",
+        "DCM_OTEL_TRACE_EXPLORER_MAX_TRACES": "7",
+        "DCM_OTEL_TRACING_URL": "http://jaeger:16686/trace/{trace_id}",
+    }
+    config = load_config({}, env)
+    assert (config.trace_explorer, config.trace_explorer_max_traces) == (True, 7)
+    assert config.tracing_url == "http://jaeger:16686/trace/{trace_id}"
+    assert load_config({}, {}).trace_explorer is None  # follows settings.DEBUG
