@@ -67,7 +67,8 @@ class TraceStore(SpanProcessor):
     # ---- the caller's side: cheap, never raising, never blocking
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
+        if self.enabled is None:  # decided at the first span, so that its log records are kept too
+            self._decide()
 
     def on_end(self, span: ReadableSpan) -> None:
         if self.enabled is False or (self.enabled is None and not self._decide()):
@@ -150,11 +151,22 @@ class TraceStore(SpanProcessor):
                     return
 
     def _failed(self) -> None:
+        """Said once: a missing table (spans of ``migrate`` itself, before it creates it) at INFO, any
+        other error with its traceback."""
         from django.db import connection
+
+        from .models import TraceSpan
 
         self.failures += 1
         if self.failures == 1:
-            logger.exception("dcm_otel: the trace explorer could not store spans (logged once)")
+            try:
+                missing = TraceSpan._meta.db_table not in connection.introspection.table_names()
+            except Exception:
+                missing = False
+            if missing:
+                logger.info("dcm_otel: the trace explorer's tables do not exist (yet): run manage.py migrate")
+            else:
+                logger.exception("dcm_otel: the trace explorer could not store spans (logged once)")
         connection.close()  # a broken connection is not reused; the next batch opens another
 
     def write(self, items: Iterable[ReadableSpan | LogEntry]) -> None:
