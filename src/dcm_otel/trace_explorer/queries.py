@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 
+from .database import explorer_database
 from .models import TraceLog, TraceSpan
 
 LIST_LIMIT = 100
@@ -38,12 +39,20 @@ class TraceSummary:
     error: bool
 
 
+def _spans() -> QuerySet[TraceSpan]:
+    return TraceSpan.objects.using(explorer_database())
+
+
+def _logs() -> QuerySet[TraceLog]:
+    return TraceLog.objects.using(explorer_database())
+
+
 def _ids_where(condition: Q) -> QuerySet[TraceSpan, Any]:
-    return TraceSpan.objects.filter(condition).values("trace_id")
+    return _spans().filter(condition).values("trace_id")
 
 
 def recent_traces(filters: Filters, limit: int = LIST_LIMIT) -> list[TraceSummary]:
-    spans = TraceSpan.objects.all()
+    spans = _spans()
     if filters.route:
         spans = spans.filter(trace_id__in=_ids_where(Q(route__icontains=filters.route)))
     if filters.status == "error":
@@ -83,7 +92,7 @@ def recent_traces(filters: Filters, limit: int = LIST_LIMIT) -> list[TraceSummar
 def _roots(trace_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Each trace's root span (name, service): the earliest span without a parent."""
     roots: dict[str, tuple[str, str]] = {}
-    candidates = TraceSpan.objects.filter(trace_id__in=list(trace_ids), parent_id="").order_by("start_ns")
+    candidates = _spans().filter(trace_id__in=list(trace_ids), parent_id="").order_by("start_ns")
     for trace_id, name, service in candidates.values_list("trace_id", "name", "service"):
         roots.setdefault(trace_id, (name, service))
     return roots
@@ -91,7 +100,7 @@ def _roots(trace_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
 
 def trace_for_job(job_id: str) -> str | None:
     """The trace of the job's latest run, or None before its run span has ended."""
-    found = TraceSpan.objects.filter(job_id=job_id).order_by("-start_ns").values_list("trace_id").first()
+    found = _spans().filter(job_id=job_id).order_by("-start_ns").values_list("trace_id").first()
     return found[0] if found else None
 
 
@@ -127,21 +136,22 @@ class TraceView:
 def _linked_traces(trace_id: str) -> list[str]:
     """The trace, the traces it links (a run's request), and the traces linking either (the runs)."""
     linked = set(
-        TraceSpan.objects.filter(trace_id=trace_id)
+        _spans()
+        .filter(trace_id=trace_id)
         .exclude(linked_trace_id="")
         .values_list("linked_trace_id", flat=True)
     )
     heads = {trace_id, *linked}
-    linking = TraceSpan.objects.filter(linked_trace_id__in=heads).values_list("trace_id", flat=True)
+    linking = _spans().filter(linked_trace_id__in=heads).values_list("trace_id", flat=True)
     return sorted({*heads, *linking} - {trace_id}, key=str)
 
 
 def trace_view(trace_id: str) -> TraceView | None:
     traces = [trace_id, *_linked_traces(trace_id)]
-    rows = list(TraceSpan.objects.filter(trace_id__in=traces).order_by("start_ns", "id"))
+    rows = list(_spans().filter(trace_id__in=traces).order_by("start_ns", "id"))
     if not rows:
         return None
-    logs = list(TraceLog.objects.filter(trace_id__in=traces).order_by("time_ns", "id"))
+    logs = list(_logs().filter(trace_id__in=traces).order_by("time_ns", "id"))
     start = min(r.start_ns for r in rows)
     window = max(max(r.end_ns for r in rows) - start, 1)
     views = _tree(rows)

@@ -153,13 +153,15 @@ class TraceStore(SpanProcessor):
     def _failed(self) -> None:
         """Said once: a missing table (spans of ``migrate`` itself, before it creates it) at INFO, any
         other error with its traceback."""
-        from django.db import connection
+        from django.db import connections
 
+        from .database import explorer_database
         from .models import TraceSpan
 
         self.failures += 1
         if self.failures == 1:
             try:
+                connection = connections[explorer_database()]
                 missing = TraceSpan._meta.db_table not in connection.introspection.table_names()
             except Exception:
                 missing = False
@@ -167,10 +169,12 @@ class TraceStore(SpanProcessor):
                 logger.info("dcm_otel: the trace explorer's tables do not exist (yet): run manage.py migrate")
             else:
                 logger.exception("dcm_otel: the trace explorer could not store spans (logged once)")
-        connection.close()  # a broken connection is not reused; the next batch opens another
+        for connection in connections.all(initialized_only=True):
+            connection.close()  # a broken connection is not reused; the next batch opens another
 
     def write(self, items: Iterable[ReadableSpan | LogEntry]) -> None:
         """Store the items, then delete the oldest traces beyond the bounds."""
+        from .database import explorer_database
         from .models import TraceLog, TraceSpan
         from .records import log_row, span_row
 
@@ -180,11 +184,12 @@ class TraceStore(SpanProcessor):
                 logs.append(log_row(**vars(item), redactor=self._redactor))
             else:
                 spans.append(span_row(item, self._redactor))
-        TraceSpan.objects.bulk_create(spans)
-        TraceLog.objects.bulk_create(logs)
-        self.trim()
+        database = explorer_database()
+        TraceSpan.objects.using(database).bulk_create(spans)
+        TraceLog.objects.using(database).bulk_create(logs)
+        self.trim(database)
 
-    def trim(self) -> None:
+    def trim(self, database: str) -> None:
         """Keep the newest traces (by start) while both bounds hold; delete every older one."""
         from django.db.models import Min, Sum
 
@@ -192,7 +197,12 @@ class TraceStore(SpanProcessor):
 
         sizes: dict[str, list[Any]] = {}
         for model, start in ((TraceSpan, "start_ns"), (TraceLog, "time_ns")):
-            rows = model.objects.values_list("trace_id").annotate(Min(start), Sum("size")).order_by()
+            rows = (
+                model.objects.using(database)
+                .values_list("trace_id")
+                .annotate(Min(start), Sum("size"))
+                .order_by()
+            )
             for trace_id, first, size in rows:
                 known = sizes.setdefault(trace_id, [first, 0])
                 known[0] = min(known[0], first)
@@ -205,8 +215,8 @@ class TraceStore(SpanProcessor):
                 victims.append(trace_id)
         for offset in range(0, len(victims), DELETE_CHUNK):
             chunk = victims[offset : offset + DELETE_CHUNK]
-            TraceSpan.objects.filter(trace_id__in=chunk).delete()
-            TraceLog.objects.filter(trace_id__in=chunk).delete()
+            TraceSpan.objects.using(database).filter(trace_id__in=chunk).delete()
+            TraceLog.objects.using(database).filter(trace_id__in=chunk).delete()
 
     # ---- the provider's side
 
