@@ -61,9 +61,9 @@ with web.start_as_current_span("POST /jobs/new/", kind=SpanKind.SERVER, attribut
 queued = request.get_span_context()
 with processor.start_as_current_span("dcm.job.run", context=trace.set_span_in_context(trace.INVALID_SPAN),
         links=[Link(queued)], kind=SpanKind.CONSUMER, attributes={"dcm.job.id": str(job.pk)}):
-    with processor.start_as_current_span("docker create_container", kind=SpanKind.CLIENT):
+    with processor.start_as_current_span("docker containers.create", kind=SpanKind.CLIENT):
         pass
-    with processor.start_as_current_span("docker start", kind=SpanKind.CLIENT):
+    with processor.start_as_current_span("docker containers.start", kind=SpanKind.CLIENT):
         pass
 with web.start_as_current_span("GET /boom/", kind=SpanKind.SERVER, attributes={
     "http.route": "/boom/", "http.response.status_code": 500}) as boom:
@@ -125,8 +125,8 @@ def test_the_explorer_pages(tmp_path: Path) -> None:
         "POST /jobs/new/",
         "INSERT container_manager_containerjob",
         "dcm.job.run",
-        "docker create_container",
-        "docker start",
+        "docker containers.create",
+        "docker containers.start",
     ]
     depths = [int(part.split('"', 1)[0]) for part in text.split('data-depth="')[1:]]
     assert depths == [0, 1, 1, 2, 2]  # the run hangs under the request that queued it (via its link)
