@@ -59,7 +59,7 @@ def test_a_queued_jobs_trace_in_the_browser(tmp_path: Path, docker_engine: Docke
         assert request is spans[0], names  # the request that queued the job comes first
         assert run["depth"] == request["depth"] + 1, spans  # the run, under it through its link
         assert run["process"] != request["process"]  # the job processor's, not the web server's
-        assert LAUNCH <= {s["name"] for s in docker}, names
+        assert {s["name"] for s in docker} >= LAUNCH, names
         for call in docker:
             assert names.index(call["name"]) > names.index("dcm.job.run")
             assert call["depth"] > run["depth"]
