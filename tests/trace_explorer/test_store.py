@@ -29,6 +29,11 @@ mode = sys.argv[1]
 call_command("migrate", verbosity=0)
 max_bytes = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 settings = {"trace_explorer": True, "trace_explorer_max_traces": 20, "trace_explorer_max_bytes": max_bytes}
+if mode.startswith("default"):  # no trace_explorer key: settings.DEBUG decides
+    from django.conf import settings as django_settings
+
+    django_settings.DEBUG = mode == "default-debug"
+    del settings["trace_explorer"]
 if mode == "full":
     store_module.MAX_QUEUE = 5
 store = store_module.TraceStore(load_config(settings))
@@ -58,13 +63,13 @@ if mode == "full":
 store.force_flush()
 from dcm_otel.trace_explorer.models import TraceLog, TraceSpan
 
-result = {"dropped": store.dropped, "failures": store.failures, "elapsed": elapsed}
+result = {"dropped": store.dropped, "failures": store.failures, "elapsed": elapsed, "enabled": store.enabled}
 from django.db import connection
 
 with connection.cursor() as cursor:  # the app's own database: its migration's tables stay empty on SQLite
     cursor.execute("SELECT COUNT(*) FROM dcm_otel_tracespan")
     result["in_app_database"] = cursor.fetchone()[0]
-if mode == "bound":
+if mode.startswith(("bound", "default")):
     from dcm_otel.trace_explorer.database import explorer_database
 
     spans = list(TraceSpan.objects.using(explorer_database()).values())
@@ -174,3 +179,12 @@ def test_explorer_settings_from_the_environment() -> None:
     assert (config.trace_explorer, config.trace_explorer_max_traces) == (True, 7)
     assert config.tracing_url == "http://jaeger:16686/trace/{trace_id}"
     assert load_config({}, {}).trace_explorer is None  # follows settings.DEBUG
+
+
+def test_by_default_the_explorer_follows_settings_debug(tmp_path: Path) -> None:
+    off, _ = run(tmp_path / "off", "default")
+    assert off["enabled"] is False
+    assert off["traces"] == 0
+    on, _ = run(tmp_path / "on", "default-debug")
+    assert on["enabled"] is True
+    assert on["traces"] == 20
