@@ -208,8 +208,7 @@ def _tracer_provider(config: Config, resource: Resource, described: list[str]) -
     provider = TracerProvider(resource=resource, sampler=build_sampler(config))
     for processor in logs.span_processors(config):  # masking first: before any exporter sees a span
         provider.add_span_processor(processor)
-    if config.trace_explorer is not False:  # None: decided by settings.DEBUG once Django is ready
-        provider.add_span_processor(TraceStore(config))
+    provider.add_span_processor(TraceStore())  # on or off by the settings' config, once Django is ready
     for exporter in _push_exporters(config, "traces", ConsoleSpanExporter, described):
         provider.add_span_processor(span_processor(exporter))
     return provider

@@ -8,6 +8,7 @@ a failing database is logged once and never reaches the caller.
 
 Whether to keep anything is decided at the first span after Django's apps are ready: ``trace_explorer``,
 else ``settings.DEBUG``, and only with ``"dcm_otel"`` in INSTALLED_APPS (the tables are its migration).
+Until then, and when off, a span costs this processor one attribute check.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from dcm_otel import handover
 from dcm_otel.config import Config
 from dcm_otel.logs.redaction import Redactor
 
@@ -50,12 +52,12 @@ class LogEntry:
 
 
 class TraceStore(SpanProcessor):
-    def __init__(self, config: Config, debug: Callable[[], bool] | None = None) -> None:
-        self.max_traces = config.trace_explorer_max_traces
-        self.max_bytes = config.trace_explorer_max_bytes
-        self._wanted = config.trace_explorer
+    def __init__(self, config: Config | None = None, debug: Callable[[], bool] | None = None) -> None:
+        """``config`` None: the one the runtime handed over, read when deciding (so that ``DCM_OTEL``
+        applies under ``opentelemetry-instrument`` too, whose providers exist before the settings)."""
+        self._config = config
         self._debug = debug or _django_debug
-        self._redactor = Redactor(config.redact_keys)
+        self._apply(config or Config())
         self.enabled: bool | None = None  # undecided until Django's apps are ready
         self.dropped = 0
         self.failures = 0
@@ -92,6 +94,12 @@ class TraceStore(SpanProcessor):
                     "dcm_otel: the trace explorer's queue is full (%d spans); spans are dropped", MAX_QUEUE
                 )
 
+    def _apply(self, config: Config) -> None:
+        self.max_traces = config.trace_explorer_max_traces
+        self.max_bytes = config.trace_explorer_max_bytes
+        self._wanted = config.trace_explorer
+        self._redactor = Redactor(config.redact_keys)
+
     def _decide(self) -> bool:
         from django.apps import apps
 
@@ -99,11 +107,14 @@ class TraceStore(SpanProcessor):
             return False
         with self._lock:
             if self.enabled is None:
+                self._apply(self._config or handover.config())
                 wanted = self._debug() if self._wanted is None else self._wanted
                 if wanted and not apps.is_installed("dcm_otel"):
-                    logger.warning(
+                    # Asked for: a warning. Only by DEBUG (the one-line adoption has no app): said quietly.
+                    logger.log(
+                        logging.WARNING if self._wanted else logging.INFO,
                         "dcm_otel: the trace explorer keeps traces in the app's database: add 'dcm_otel' "
-                        "to INSTALLED_APPS and run migrate, or set DCM_OTEL['trace_explorer'] = False"
+                        "to INSTALLED_APPS and run migrate, or set DCM_OTEL['trace_explorer'] = False",
                     )
                     wanted = False
                 if wanted:
