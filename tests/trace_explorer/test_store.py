@@ -36,6 +36,12 @@ if mode.startswith("default"):  # no trace_explorer key: settings.DEBUG decides
     del settings["trace_explorer"]
 if mode == "full":
     store_module.MAX_QUEUE = 5
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 store = store_module.TraceStore(load_config(settings))
 if mode == "full":  # a writer stuck on a slow database
     import threading
@@ -63,7 +69,17 @@ if mode == "full":
 store.force_flush()
 from dcm_otel.trace_explorer.models import TraceLog, TraceSpan
 
-result = {"dropped": store.dropped, "failures": store.failures, "elapsed": elapsed, "enabled": store.enabled}
+exported = reader.get_metrics_data()
+points = {
+    point.attributes["dcm.trace_explorer.reason"]: point.value
+    for rm in (exported.resource_metrics if exported else [])
+    for sm in rm.scope_metrics
+    for metric in sm.metrics
+    if metric.name == "dcm.trace_explorer.dropped"
+    for point in metric.data.data_points
+}
+result = {"metric": points, "dropped": store.dropped, "failures": store.failures, "elapsed": elapsed}
+result["enabled"] = store.enabled
 from django.db import connection
 
 with connection.cursor() as cursor:  # the app's own database: its migration's tables stay empty on SQLite
@@ -130,12 +146,14 @@ def test_a_stuck_database_drops_spans_and_counts_them_without_blocking(tmp_path:
     result, _ = run(tmp_path, "full")
     # 200 spans: one taken by the stuck writer, five queued, the rest dropped.
     assert result["dropped"] >= 190
+    assert result["metric"] == {"queue_full": result["dropped"], "store_failed": 0}
     assert result["elapsed"] < 5, "ending a span must not wait for the database"
 
 
 def test_a_failing_database_is_logged_once_and_never_raises(tmp_path: Path) -> None:
     result, stderr = run(tmp_path, "broken")
     assert result["failures"] >= 2
+    assert result["metric"]["store_failed"] == 300  # the refused batches' 200 spans and 100 log records
     said = [line for line in stderr.splitlines() if line.startswith("ERROR:dcm_otel.trace_explorer:")]
     assert said == [
         "ERROR:dcm_otel.trace_explorer:dcm_otel: the trace explorer could not store spans (logged once)"

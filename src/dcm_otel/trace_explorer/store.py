@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry import trace
+from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dcm_otel import handover
@@ -33,6 +34,8 @@ from dcm_otel.logs.redaction import Redactor
 
 logger = logging.getLogger("dcm_otel.trace_explorer")
 
+DROPPED = "dcm.trace_explorer.dropped"
+REASON = "dcm.trace_explorer.reason"  # queue_full (the writer lags), store_failed (the database refused)
 MAX_QUEUE = 4096
 MAX_BATCH = 512
 IDLE_WAIT = 1.0  # seconds the writer waits for work before checking whether it should stop
@@ -59,8 +62,9 @@ class TraceStore(SpanProcessor):
         self._debug = debug or _django_debug
         self._apply(config or Config())
         self.enabled: bool | None = None  # undecided until Django's apps are ready
-        self.dropped = 0
-        self.failures = 0
+        self.dropped = 0  # spans and log records the full queue refused
+        self.failures = 0  # batches the database refused
+        self.lost = 0  # spans and log records of those batches
         self._queue: queue.Queue[ReadableSpan | LogEntry | None] = queue.Queue(MAX_QUEUE)
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -121,8 +125,18 @@ class TraceStore(SpanProcessor):
                     from .log_capture import capture_logs
 
                     capture_logs(self)
+                    metrics.get_meter(__name__).create_observable_counter(
+                        DROPPED,
+                        callbacks=[self._observe_dropped],
+                        unit="{item}",
+                        description="Spans and log records the trace explorer did not keep.",
+                    )
                 self.enabled = wanted
         return self.enabled
+
+    def _observe_dropped(self, options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(self.dropped, {REASON: "queue_full"})
+        yield Observation(self.lost, {REASON: "store_failed"})
 
     def _start_writer(self) -> None:
         """The writer of this process: started at the first span, again in a forked child (no thread)."""
@@ -154,6 +168,7 @@ class TraceStore(SpanProcessor):
                     if items:
                         self.write(items)
                 except Exception:
+                    self.lost += len(items)
                     self._failed()
                 finally:
                     for _ in batch:
