@@ -198,6 +198,8 @@ def check_job_trace(demo: Demo, docker: bool) -> None:
     if docker:
         run = names.index("dcm.job.run")
         assert any(name.startswith("docker ") for name in names[run:]), names
+    listing = session.get(f"{demo.base_url}/admin/dcm-otel/traces/", timeout=10).text
+    assert "dcm_otel_trace" not in listing, "the explorer's own writes must make no span"
 
 
 def admin_session(demo: Demo) -> requests.Session:
