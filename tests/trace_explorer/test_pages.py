@@ -87,6 +87,7 @@ out["slow"] = page("/admin/dcm-otel/traces/?min_ms=60000")
 out["job_trace"] = page(f"/admin/dcm-otel/traces/job/{job.pk}/")
 out["pending"] = page("/admin/dcm-otel/traces/job/no-such-job/")
 out["change"] = page(f"/admin/container_manager/containerjob/{job.pk}/change/")
+out["jobs"] = page("/admin/container_manager/containerjob/")
 out["request_trace"] = f"{queued.trace_id:032x}"
 out["job_id"] = str(job.pk)
 print(json.dumps(out))
