@@ -11,6 +11,7 @@ import pytest
 
 from dcm_otel.config import ConfigError, load_config
 from tests.project_factory import write_project
+from tests.test_init import ONE_LINE, manage
 from tests.trace_explorer.scripts import run_script
 
 SCRIPT = """
@@ -206,3 +207,13 @@ def test_by_default_the_explorer_follows_settings_debug(tmp_path: Path) -> None:
     on, _ = run(tmp_path / "on", "default-debug")
     assert on["enabled"] is True
     assert on["traces"] == 20
+
+
+def test_check_names_an_explorer_asked_for_without_its_app(tmp_path: Path) -> None:
+    tail = "\nDCM_OTEL = {'trace_explorer': True}\n" + ONE_LINE
+    result = manage(write_project(tmp_path / "without", settings_tail=tail), "check")
+    assert result.returncode != 0
+    assert "dcm_otel.E005" in result.stderr
+    assert "'dcm_otel' is not in INSTALLED_APPS" in result.stderr
+    installed = write_project(tmp_path / "with", settings_tail=tail, installed_apps=("dcm_otel",))
+    assert manage(installed, "check").returncode == 0
