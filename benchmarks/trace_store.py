@@ -1,9 +1,10 @@
 """``python -m benchmarks.trace_store``: what the trace explorer costs per stored span.
 
-Two figures, medians over rounds, on the SQLite database the explorer uses for a SQLite app (its own file):
+Three figures, medians over rounds, on the SQLite database the explorer uses for a SQLite app (its own file):
 
 - **caller**: the extra time to create and end spans with the explorer's processor on the provider, the
   writer thread running meanwhile (it shares the GIL with the caller; that is part of the cost);
+- **enqueue**: ``on_end`` alone, the writer held back: what the request's own thread pays;
 - **writer**: the time the writer spends per span (masking, JSON, the batch insert and the trim), with the
   store already at its bound, so that every batch also deletes the oldest traces.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,22 @@ def caller_ns_per_span(requests: int) -> tuple[float, float]:
     return plain_ns / spans, (store_ns - plain_ns) / spans
 
 
+def enqueue_ns_per_span(spans: int = 2000) -> float:
+    """``on_end`` alone, the writer held back: what the request's own thread pays per span."""
+    store = _store()
+    gate = threading.Event()
+    store.write = lambda items: gate.wait(60)
+    ended = _ended_spans(spans // SPANS_PER_TRACE)
+    store.on_end(ended[0])  # decided, the writer started (and held)
+    start = time.perf_counter_ns()
+    for span in ended[1:]:
+        store.on_end(span)
+    elapsed = time.perf_counter_ns() - start
+    gate.set()
+    store.force_flush()
+    return elapsed / (len(ended) - 1)
+
+
 def _ended_spans(requests: int) -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -128,7 +146,9 @@ def run(rounds: int = 5, requests: int = 500) -> dict[str, Any]:
         _setup(Path(directory))
         plain, caller = zip(*(caller_ns_per_span(requests) for _ in range(rounds)), strict=True)
         writer = [writer_ns_per_span(4) for _ in range(rounds)]
+        enqueue = [enqueue_ns_per_span() for _ in range(rounds)]
     return {
+        "enqueue_us_per_span": round(statistics.median(enqueue) / 1000, 2),
         "span_us": round(statistics.median(plain) / 1000, 1),
         "caller_us_per_span": round(statistics.median(caller) / 1000, 1),
         "writer_us_per_span": round(statistics.median(writer) / 1000, 1),
@@ -145,6 +165,7 @@ def main() -> None:
     figures = run(args.rounds, args.requests)
     print(f"trace explorer, SQLite, {figures['rounds']} rounds (medians):")
     print(f"  a span without the explorer: {figures['span_us']} us")
+    print(f"  enqueue: {figures['enqueue_us_per_span']} us per span ended (on_end alone, the writer held)")
     print(
         f"  caller: +{figures['caller_us_per_span']} us per span ended (the writer thread running meanwhile)"
     )

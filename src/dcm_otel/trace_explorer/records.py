@@ -23,7 +23,7 @@ def _masked(redactor: Redactor, attributes: Mapping[str, Any] | None) -> dict[st
     """All attributes, masked: attributes set after start (which the export processor cannot change) too."""
     values = dict(attributes or {})
     values.update(redactor.attributes(values) or {})
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
+    return values  # tuple values become JSON arrays as they are
 
 
 def span_row(span: ReadableSpan, redactor: Redactor) -> TraceSpan:
