@@ -44,6 +44,8 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 reader = InMemoryMetricReader()
 metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
 store = store_module.TraceStore(load_config(settings))
+if mode == "decide-fails":
+    store = store_module.TraceStore(load_config({}), debug=lambda: 1 / 0)
 if mode == "full":  # a writer stuck on a slow database
     import threading
     gate = threading.Event()
@@ -217,3 +219,11 @@ def test_check_names_an_explorer_asked_for_without_its_app(tmp_path: Path) -> No
     assert "'dcm_otel' is not in INSTALLED_APPS" in result.stderr
     installed = write_project(tmp_path / "with", settings_tail=tail, installed_apps=("dcm_otel",))
     assert manage(installed, "check").returncode == 0
+
+
+def test_a_failing_decision_leaves_the_explorer_off_without_raising(tmp_path: Path) -> None:
+    result, stderr = run(tmp_path, "decide-fails")
+    assert result["enabled"] is False
+    said = [line for line in stderr.splitlines() if line.startswith("ERROR:dcm_otel.trace_explorer:")]
+    assert len(said) == 1, stderr[-3000:]
+    assert said[0].endswith("the trace explorer could not start; it stays off in this process")

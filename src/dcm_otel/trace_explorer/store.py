@@ -38,7 +38,6 @@ DROPPED = "dcm.trace_explorer.dropped"
 REASON = "dcm.trace_explorer.reason"  # queue_full (the writer lags), store_failed (the database refused)
 MAX_QUEUE = 4096
 MAX_BATCH = 512
-IDLE_WAIT = 1.0  # seconds the writer waits for work before checking whether it should stop
 DELETE_CHUNK = 500  # trace ids per DELETE (SQLite's limit on query parameters is 999 on old builds)
 
 
@@ -105,6 +104,15 @@ class TraceStore(SpanProcessor):
         self._redactor = Redactor(config.redact_keys)
 
     def _decide(self) -> bool:
+        """Never raises into the span's caller: a decision that fails is off, said once."""
+        try:
+            return self._decided()
+        except Exception:
+            logger.exception("dcm_otel: the trace explorer could not start; it stays off in this process")
+            self.enabled = False
+            return False
+
+    def _decided(self) -> bool:
         from django.apps import apps
 
         if not apps.ready:  # a span before Django is set up: not kept, the decision waits
@@ -153,11 +161,7 @@ class TraceStore(SpanProcessor):
     def _run(self) -> None:
         with suppress_instrumentation():  # this thread's context: none of its queries makes a span
             while True:
-                try:
-                    first = self._queue.get(timeout=IDLE_WAIT)
-                except queue.Empty:
-                    continue
-                batch = [first]
+                batch = [self._queue.get()]
                 while len(batch) < MAX_BATCH:
                     try:
                         batch.append(self._queue.get_nowait())
