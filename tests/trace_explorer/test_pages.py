@@ -17,7 +17,11 @@ SETTINGS = (
     + """
 INSTALLED_APPS += ["dcm_otel"]
 ALLOWED_HOSTS += ["testserver"]
-DCM_OTEL = {"sdk_disabled": True, "tracing_url": "http://jaeger:16686/trace/{trace_id}"}
+DCM_OTEL = {
+    "sdk_disabled": True,
+    "trace_explorer": False,  # the pages show what the test's own store kept, and say no more is kept
+    "tracing_url": "http://jaeger:16686/trace/{trace_id}",
+}
 """
 )
 
@@ -116,6 +120,7 @@ def test_the_explorer_pages(tmp_path: Path) -> None:
     assert roots(out["by_job"]) == ["dcm.job.run"]
     assert roots(out["slow"]) == []
     assert 'class="dcm-error"' in out["list"]["text"]
+    assert 'id="dcm-explorer-off"' in out["list"]["text"]  # DEBUG is true, but the key says no
 
     # The job's trace: the request's trace with the run it queued, across the two processes, in order.
     trace = out["job_trace"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -40,7 +41,8 @@ def trace_list(request: HttpRequest) -> HttpResponse:
     except DatabaseError:
         traces, problem = [], NOT_MIGRATED
     context = {"title": "Traces", "traces": traces, "filters": filters, "problem": problem}
-    context["enabled"] = handover.config().trace_explorer
+    wanted = handover.config().trace_explorer
+    context["enabled"] = settings.DEBUG if wanted is None else wanted
     return render_page(request, "traces.html", context)
 
 
