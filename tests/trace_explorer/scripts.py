@@ -12,13 +12,13 @@ from typing import Any
 from tests.project_factory import project_env
 
 
-def run_script(project: Path, name: str, script: str, *args: str) -> tuple[Any, str]:
+def run_script(project: Path, name: str, script: str, *args: str, **env: str) -> tuple[Any, str]:
     """The script's JSON result and its stderr."""
     (project / name).write_text(script)
     done = subprocess.run(
         [sys.executable, name, *args],
         cwd=project,
-        env=project_env(project),
+        env=project_env(project, **env),
         capture_output=True,
         text=True,
         timeout=120,

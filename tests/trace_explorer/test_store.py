@@ -4,6 +4,7 @@ is written, log records join their trace, and a slow or missing database never r
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,18 @@ import pytest
 
 from dcm_otel.config import ConfigError, load_config
 from tests.project_factory import write_project
+from tests.services.postgres import Postgres
 from tests.test_init import ONE_LINE, manage
 from tests.trace_explorer.scripts import run_script
 
 SCRIPT = """
-import json, logging, sys, time
+import json, logging, os, sys, time
 import django
 
 django.setup()
 logging.basicConfig(level=logging.INFO)
 from django.core.management import call_command
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 import dcm_otel.trace_explorer.store as store_module
@@ -52,7 +55,7 @@ if mode == "full":  # a writer stuck on a slow database
     store.write = lambda items: gate.wait(20)
 if mode == "broken":
     store.write = lambda items: 1 / 0
-provider = TracerProvider()
+provider = TracerProvider(resource=Resource({"service.name": os.environ.get("SERVICE", "test")}))
 provider.add_span_processor(store)
 tracer = provider.get_tracer("test")
 log = logging.getLogger("app")
@@ -100,16 +103,16 @@ if mode.startswith(("bound", "default")):
         text=json.dumps(spans + logs),
         logs=[(l["trace_id"], l["message"]) for l in logs],
         span_traces={s["trace_id"]: s["name"] for s in spans if not s["parent_id"]},
+        services=sorted({s["service"] for s in spans}),
     )
 print(json.dumps(result))
 """
 
 
-def run(tmp_path: Path, mode: str, *args: str) -> Any:
-    project = write_project(
-        tmp_path, settings_tail='DCM_OTEL = {"sdk_disabled": True}\n', installed_apps=("dcm_otel",)
-    )
-    return run_script(project, "store_script.py", SCRIPT, mode, *args)
+def run(tmp_path: Path, mode: str, *args: str, settings: str = "", **env: str) -> Any:
+    tail = 'DCM_OTEL = {"sdk_disabled": True}\n' + settings
+    project = write_project(tmp_path, settings_tail=tail, installed_apps=("dcm_otel",))
+    return run_script(project, "store_script.py", SCRIPT, mode, *args, **env)
 
 
 def newest_first_kept(result: dict[str, Any]) -> list[str]:
@@ -227,3 +230,23 @@ def test_a_failing_decision_leaves_the_explorer_off_without_raising(tmp_path: Pa
     said = [line for line in stderr.splitlines() if line.startswith("ERROR:dcm_otel.trace_explorer:")]
     assert len(said) == 1, stderr[-3000:]
     assert said[0].endswith("the trace explorer could not start; it stays off in this process")
+
+
+@pytest.mark.services
+def test_processes_sharing_a_postgresql_database_share_one_store(tmp_path: Path, postgres: Postgres) -> None:
+    """The web server and the job processor in containers of their own, sharing the database alone: the
+    second process's traces join the first's in the app's own tables, under the same bounds."""
+    name = f"dcm_otel_explorer_{uuid.uuid4().hex[:8]}"
+    database = postgres.create_database(name).django_database()
+    settings = f"DATABASES = {{'default': {database!r}}}\n"
+    try:
+        web, _ = run(tmp_path / "web", "bound", settings=settings, SERVICE="web")
+        processor, _ = run(tmp_path / "processor", "bound", settings=settings, SERVICE="processor")
+    finally:
+        postgres.drop_database(name)
+    assert web["services"] == ["web"]
+    assert web["in_app_database"] == 2 * 20  # PostgreSQL: the migration's own tables
+    # The processor's newer traces pushed the web server's out: one store, one bound, oldest first.
+    assert newest_first_kept(processor) == [f"trace-{i:03}" for i in range(80, 100)]
+    assert processor["services"] == ["processor"]
+    assert not (tmp_path / "web" / "db-traces.sqlite3").exists()
