@@ -61,7 +61,15 @@ tracer = provider.get_tracer("test")
 log = logging.getLogger("app")
 log.setLevel(logging.INFO)
 started = time.perf_counter()
-for i in range(100):
+if mode == "polls":  # the job processor's polls: one that saw no job, one that saw one
+    with tracer.start_as_current_span("dcm.processor.poll") as idle:
+        with tracer.start_as_current_span("SELECT container_manager_containerjob"):
+            pass
+        store.force_flush()  # the poll's query is kept before the poll ends
+        idle.set_attribute("dcm.processor.jobs.seen", 0)
+    with tracer.start_as_current_span("dcm.processor.poll") as busy:
+        busy.set_attribute("dcm.processor.jobs.seen", 1)
+for i in range(0 if mode == "polls" else 100):
     with tracer.start_as_current_span(f"trace-{i:03}", attributes={"n": i, "db.password": "hunter2"}) as root:
         child = {"url.full": "https://x/?token=s3cr3t&a=1", "pad": "x" * 500}
         with tracer.start_as_current_span("child", attributes=child):
@@ -91,7 +99,7 @@ from django.db import connection
 with connection.cursor() as cursor:  # the app's own database: its migration's tables stay empty on SQLite
     cursor.execute("SELECT COUNT(*) FROM dcm_otel_tracespan")
     result["in_app_database"] = cursor.fetchone()[0]
-if mode.startswith(("bound", "default")):
+if mode.startswith(("bound", "default", "polls")):
     from dcm_otel.trace_explorer.database import explorer_database
 
     spans = list(TraceSpan.objects.using(explorer_database()).values())
@@ -250,3 +258,10 @@ def test_processes_sharing_a_postgresql_database_share_one_store(tmp_path: Path,
     assert newest_first_kept(processor) == [f"trace-{i:03}" for i in range(80, 100)]
     assert processor["services"] == ["processor"]
     assert not (tmp_path / "web" / "db-traces.sqlite3").exists()
+
+
+def test_a_poll_that_saw_no_job_is_not_kept(tmp_path: Path) -> None:
+    """One a second would push every other trace out; its query, kept before it ended, goes with it."""
+    result, _ = run(tmp_path, "polls")
+    assert result["roots"] == ["dcm.processor.poll"]
+    assert result["traces"] == 1

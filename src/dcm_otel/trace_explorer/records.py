@@ -16,7 +16,20 @@ from .models import TraceLog, TraceSpan
 #: What a row costs beyond its texts (ids, times, columns), counted towards ``trace_explorer_max_bytes``.
 ROW_OVERHEAD = 200
 MAX_MESSAGE = 2000
-_JOB_ID = "dcm.job.id"  # instrumentation/jobs/attributes.py:JOB_ID (read here, not imported: no cycle)
+# instrumentation/jobs' names, read here rather than imported (the jobs package imports Django's models)
+_JOB_ID = "dcm.job.id"
+_POLL = "dcm.processor.poll"
+_POLL_SEEN = "dcm.processor.jobs.seen"
+
+
+def idle_poll(span: ReadableSpan) -> bool:
+    """A job processor's poll that saw no job: not kept, or one a second would push every other trace out."""
+    return (
+        span.name == _POLL
+        and span.parent is None
+        and (span.attributes or {}).get(_POLL_SEEN) == 0
+        and span.status.status_code is not StatusCode.ERROR
+    )
 
 
 def _masked(redactor: Redactor, attributes: Mapping[str, Any] | None) -> dict[str, Any]:

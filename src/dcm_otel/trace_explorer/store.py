@@ -203,20 +203,23 @@ class TraceStore(SpanProcessor):
             connection.close()  # a broken connection is not reused; the next batch opens another
 
     def write(self, items: Iterable[ReadableSpan | LogEntry]) -> None:
-        """Store the items, then delete the oldest traces beyond the bounds."""
+        """Store the items but idle processor polls, then delete the oldest traces beyond the bounds."""
         from .database import explorer_database
         from .models import TraceLog, TraceSpan
-        from .records import log_row, span_row
+        from .records import idle_poll, log_row, span_row
 
-        spans, logs = [], []
+        spans, logs, idle = [], [], set()
         for item in items:
             if isinstance(item, LogEntry):
                 logs.append(log_row(**vars(item), redactor=self._redactor))
+            elif idle_poll(item):
+                idle.add(f"{item.context.trace_id:032x}")
             else:
                 spans.append(span_row(item, self._redactor))
         database = explorer_database()
-        TraceSpan.objects.using(database).bulk_create(spans)
-        TraceLog.objects.using(database).bulk_create(logs)
+        TraceSpan.objects.using(database).bulk_create(s for s in spans if s.trace_id not in idle)
+        TraceLog.objects.using(database).bulk_create(log for log in logs if log.trace_id not in idle)
+        self._delete(database, list(idle))  # the poll's queries, kept before the poll itself ended
         self.trim(database)
 
     def trim(self, database: str) -> None:
@@ -243,8 +246,13 @@ class TraceStore(SpanProcessor):
             count, total = count + 1, total + size
             if victims or count > self.max_traces or total > self.max_bytes:
                 victims.append(trace_id)
-        for offset in range(0, len(victims), DELETE_CHUNK):
-            chunk = victims[offset : offset + DELETE_CHUNK]
+        self._delete(database, victims)
+
+    def _delete(self, database: str, trace_ids: list[str]) -> None:
+        from .models import TraceLog, TraceSpan
+
+        for offset in range(0, len(trace_ids), DELETE_CHUNK):
+            chunk = trace_ids[offset : offset + DELETE_CHUNK]
             TraceSpan.objects.using(database).filter(trace_id__in=chunk).delete()
             TraceLog.objects.using(database).filter(trace_id__in=chunk).delete()
 
