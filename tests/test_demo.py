@@ -1,6 +1,7 @@
 """The demo end to end, the way the README runs it: run_demo.py migrates, creates jobs, runs the job processor
 and serves the app; the jobs get processed, /metrics shows the requests by route and every job transition,
-the pages link the live dashboard, and Ctrl-C (or SIGTERM) leaves no process behind, under nox too."""
+the pages link the live dashboard and the trace explorer, a job queued from the page shows its trace from
+the request to the container run, and Ctrl-C (or SIGTERM) leaves no process behind, under nox too."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ JOB_NAMES = {"hello", "hello-again", "fail", "sleep"}
 TERMINAL = {"completed", "failed", "timeout", "cancelled"}
 STARTUP_TIMEOUT = 120.0
 JOBS_TIMEOUT = 90.0
+TRACE_TIMEOUT = 30.0  # a queued job's trace is shown once its run ended: a poll, `echo`, a harvest
 STOP_TIMEOUT = 90.0
 # nox installs the project into its session virtualenv first: minutes on a first run.
 NOX_STARTUP_TIMEOUT = 600.0
@@ -156,8 +158,48 @@ def exercise(demo: Demo) -> dict[str, Job]:
 
 
 def links_to_telemetry(page: str) -> bool:
-    """The page links the live jobs dashboard and /metrics."""
-    return 'href="/admin/dcm-otel/"' in page and 'href="/metrics"' in page
+    """The page links the live jobs dashboard, the trace explorer and /metrics."""
+    links = ('href="/admin/dcm-otel/"', 'href="/admin/dcm-otel/traces/"', 'href="/metrics"')
+    return all(link in page for link in links)
+
+
+def check_job_trace(demo: Demo, docker: bool) -> None:
+    """A job queued from the jobs page: its page links its trace, which the explorer shows within seconds,
+    the web server's request that queued it and the job processor's run (with its Docker calls) in one
+    waterfall."""
+    session = admin_session(demo)
+    queued = session.post(
+        f"{demo.base_url}/jobs/new/",
+        data={
+            "command": "echo traced",
+            "name": "traced",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{demo.base_url}/"},
+        timeout=10,
+    )
+    assert queued.status_code == 200, queued.text
+    link = re.search(r'id="job-trace" href="([^"]+)"', queued.text)
+    assert link, queued.text
+    pages: list[requests.Response] = []
+
+    def shown() -> bool:
+        pages.append(session.get(demo.base_url + link.group(1), timeout=10))
+        return "/traces/job/" not in pages[-1].url
+
+    assert wait_until(shown, TRACE_TIMEOUT, interval=0.5), demo.explain("the job's trace was never shown")
+    page = pages[-1].text
+    names = re.findall(r'data-name="([^"]*)"', page)
+    processes = set(re.findall(r'data-process="([^"]*)"', page))
+    assert "POST /jobs/new/" in names, names
+    assert "dcm.job.run" in names, names
+    assert names.index("POST /jobs/new/") < names.index("dcm.job.run"), names
+    assert len(processes) >= 2, processes  # the web server's and the job processor's
+    if docker:
+        run = names.index("dcm.job.run")
+        assert any(name.startswith("docker ") for name in names[run:]), names
+    listing = session.get(f"{demo.base_url}/admin/dcm-otel/traces/", timeout=10).text
+    assert "dcm_otel_trace" not in listing, "the explorer's own writes must make no span"
 
 
 def admin_session(demo: Demo) -> requests.Session:
@@ -231,6 +273,7 @@ def test_demo_with_mock_executor(tmp_path: Path, stop_signal: signal.Signals) ->
         # The mock runs no command and draws exit codes at random: only check that every job was harvested.
         assert {job.status for job in jobs.values()} <= {"completed", "failed"}, jobs
         assert "mock executor" in demo.log()
+        check_job_trace(demo, docker=False)
         stop_and_check_gone(demo, stop_signal)
 
 
@@ -276,6 +319,7 @@ def test_demo_with_running_engine(tmp_path: Path, docker_engine: DockerEngine) -
         jobs = exercise(demo)
         assert f"the Docker Engine at {docker_engine.base_url} answers" in demo.log()
         check_docker_jobs(jobs)
+        check_job_trace(demo, docker=True)
         cmdlines = stop_and_check_gone(demo)
     assert not [c for c in cmdlines if "dockerd" in c], cmdlines
 

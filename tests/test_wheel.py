@@ -23,6 +23,13 @@ def test_wheel_holds_the_library_only(tmp_path: Path) -> None:
     assert top_level == {"dcm_otel", wheel.name.split("-py")[0] + ".dist-info"}
     modules = [name for name in names if name.endswith(".py")]
     assert "dcm_otel/instrumentation/django/middleware.py" in modules
+    # The trace explorer's migration, pages and the job admin page's link to them ship too.
+    assert {
+        "dcm_otel/migrations/0001_initial.py",
+        "dcm_otel/dashboard/templates/trace.html",
+        "dcm_otel/dashboard/assets/traces.js",
+        "dcm_otel/templates/admin/container_manager/containerjob/change_form.html",
+    } <= set(names)
     unwanted = [
         name
         for name in modules

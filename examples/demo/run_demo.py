@@ -161,6 +161,7 @@ def run(args: argparse.Namespace, children: Children) -> int:
         f"  metrics  {base}/metrics\n"
         f"  health   {base}/health/  {base}/ready/\n"
         f"  live     {base}/admin/dcm-otel/   (the jobs dashboard)\n"
+        f"  traces   {base}/admin/dcm-otel/traces/   (the trace explorer; each job's page links its trace)\n"
         f"Ctrl-C stops {stopped}.\n",
         flush=True,
     )

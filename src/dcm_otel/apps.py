@@ -8,6 +8,7 @@ from django.apps import AppConfig
 class DcmOtelConfig(AppConfig):
     name = "dcm_otel"
     verbose_name = "dcm_otel observability"
+    default_auto_field = "django.db.models.BigAutoField"  # the trace explorer's tables
 
     def ready(self) -> None:
         from dcm_otel import runtime

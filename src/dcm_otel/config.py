@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -129,6 +130,11 @@ class Config:
     container_stats_interval: float = 10.0
     otlp_configured: bool = False  # derived: an endpoint is set here or in a per-signal variable
     shutdown_timeout: float = 5.0
+    # The trace explorer in the admin (docs/trace-explorer.md): None follows settings.DEBUG.
+    trace_explorer: bool | None = None
+    trace_explorer_max_traces: int = 500
+    trace_explorer_max_bytes: int = 20_000_000
+    tracing_url: str | None = None  # e.g. http://jaeger:16686/trace/{trace_id}
 
 
 # ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
@@ -249,19 +255,6 @@ def _headers(raw: object) -> dict[str, str]:
     return headers
 
 
-def _repeat_threshold(raw: object) -> int:
-    """How many runs of one statement in one request count as an N+1; below 2 every query would."""
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise ValueError("an integer of at least 2")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError("an integer of at least 2") from None
-    if value < 2:
-        raise ValueError("an integer of at least 2")
-    return value
-
-
 def _paths(raw: object) -> tuple[str, ...]:
     if isinstance(raw, str) or not isinstance(raw, list | tuple):
         raise ValueError("a list of URL path prefixes starting with '/'")
@@ -275,6 +268,32 @@ def _redact_keys(raw: object) -> tuple[str, ...]:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) and i.strip() for i in items):
         raise ValueError(allowed)
     return tuple(dict.fromkeys(i.strip().lower() for i in items))
+
+
+def _positive_int(minimum: int) -> Callable[[object], int]:
+    allowed = f"an integer of at least {minimum}"
+
+    def parse(raw: object) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            raise ValueError(allowed)
+        return int(_env_integer(minimum, allowed)(str(raw)))  # type: ignore[arg-type]
+
+    return parse
+
+
+def _tracing_url(raw: object) -> str:
+    """A trace's address in another UI: an http(s) URL with ``{trace_id}`` as its one placeholder."""
+    allowed = "an http:// or https:// URL with {trace_id} in it, e.g. http://jaeger:16686/trace/{trace_id}"
+    if not isinstance(raw, str):
+        raise ValueError(allowed)
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(raw.strip()) if name is not None}
+        _endpoint(raw.replace("{trace_id}", "0"))
+    except ValueError:
+        raise ValueError(allowed) from None
+    if fields != {"trace_id"}:
+        raise ValueError(allowed)
+    return raw.strip()
 
 
 # RFC 9110 token: one or more tchar.
@@ -338,7 +357,8 @@ KEYS: tuple[Key, ...] = (
     Key("job_trace_propagation", _bool, "DCM_OTEL_JOB_TRACE_PROPAGATION"),
     Key("queue_metrics", choice(QUEUE_METRICS), "DCM_OTEL_QUEUE_METRICS"),
     Key("db_sqlcommenter", _bool, "DCM_OTEL_DB_SQLCOMMENTER"),
-    Key("db_repeated_query_threshold", _repeat_threshold, "DCM_OTEL_DB_REPEATED_QUERY_THRESHOLD"),
+    # Below 2 every query would count as an N+1.
+    Key("db_repeated_query_threshold", _positive_int(2), "DCM_OTEL_DB_REPEATED_QUERY_THRESHOLD"),
     Key("db_hook", hook, "DCM_OTEL_DB_HOOK"),
     Key("docker_request_hook", hook, "DCM_OTEL_DOCKER_REQUEST_HOOK"),
     Key("docker_response_hook", hook, "DCM_OTEL_DOCKER_RESPONSE_HOOK"),
@@ -353,6 +373,10 @@ KEYS: tuple[Key, ...] = (
     Key("docker_probe_timeout", _positive_float, "DCM_OTEL_DOCKER_PROBE_TIMEOUT"),
     Key("container_stats_interval", _positive_float, "DCM_OTEL_CONTAINER_STATS_INTERVAL"),
     Key("shutdown_timeout", _positive_float, "DCM_OTEL_SHUTDOWN_TIMEOUT"),
+    Key("trace_explorer", _bool, "DCM_OTEL_TRACE_EXPLORER"),
+    Key("trace_explorer_max_traces", _positive_int(1), "DCM_OTEL_TRACE_EXPLORER_MAX_TRACES"),
+    Key("trace_explorer_max_bytes", _positive_int(10_000), "DCM_OTEL_TRACE_EXPLORER_MAX_BYTES"),
+    Key("tracing_url", _tracing_url, "DCM_OTEL_TRACING_URL"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

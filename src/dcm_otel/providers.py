@@ -45,6 +45,7 @@ from dcm_otel.config import ExemplarFilter as ExemplarFilterName
 from dcm_otel.logs.sdk_log_limit import limit_export_logs
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir
 from dcm_otel.telemetry_resource import build_resource
+from dcm_otel.trace_explorer.store import TraceStore
 
 logger = logging.getLogger("dcm_otel")
 
@@ -211,6 +212,7 @@ def _tracer_provider(config: Config, resource: Resource, described: list[str]) -
     provider = TracerProvider(resource=resource, sampler=build_sampler(config))
     for processor in logs.span_processors(config):  # masking first: before any exporter sees a span
         provider.add_span_processor(processor)
+    provider.add_span_processor(TraceStore())  # on or off by the settings' config, once Django is ready
     for exporter in _push_exporters(config, "traces", ConsoleSpanExporter, described):
         provider.add_span_processor(span_processor(exporter))
     return provider

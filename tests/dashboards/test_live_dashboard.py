@@ -68,8 +68,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-def login(page: Page, server: Server, user: str, password: str, next_path: str) -> None:
-    page.goto(f"{server.url}/admin/login/?next=/admin/")
+def login(page: Page, base_url: str, user: str, password: str, next_path: str) -> None:
+    page.goto(f"{base_url}/admin/login/?next=/admin/")
     page.evaluate(
         f"document.getElementById('id_username').value = '{user}';"
         f"document.getElementById('id_password').value = '{password}';"
@@ -77,7 +77,7 @@ def login(page: Page, server: Server, user: str, password: str, next_path: str) 
     )
     page.wait_for("location.pathname !== '/admin/login/' && document.readyState === 'complete'")
     page.errors.clear()  # the admin's own pages ask for /favicon.ico; only the dashboard's errors count
-    page.goto(f"{server.url}{next_path}")
+    page.goto(f"{base_url}{next_path}")
 
 
 def shown(page: Page, field: str) -> str:
@@ -107,7 +107,7 @@ def test_anonymous_and_non_staff_users_get_no_data(server: Server) -> None:
 
 def test_live_page_shows_the_database_and_updates_without_reload(server: Server) -> None:
     with chromium() as page:
-        login(page, server, "staff", "staff-pw", f"{DASHBOARD}?poll=1")
+        login(page, server.url, "staff", "staff-pw", f"{DASHBOARD}?poll=1")
         page.wait_for("document.getElementById('dcm-updated').textContent !== 'never'")
         page.evaluate("window.dcmNoReload = 'same document'")
 
@@ -123,7 +123,7 @@ def test_live_page_shows_the_database_and_updates_without_reload(server: Server)
         )
         links = dict(
             page.evaluate(
-                "Array.from(document.querySelectorAll('#dcm-failures a'))"
+                "Array.from(document.querySelectorAll('#dcm-failures td:first-child a'))"
                 ".map(a => [a.textContent, a.pathname])"
             )
         )
@@ -131,6 +131,12 @@ def test_live_page_shows_the_database_and_updates_without_reload(server: Server)
             name: f"/admin/container_manager/containerjob/{uuid.UUID(str(pk))}/change/"
             for pk, name in failures
         } == links
+        traces = page.evaluate(
+            "Array.from(document.querySelectorAll('#dcm-failures td:last-child a')).map(a => a.pathname)"
+        )
+        assert sorted(traces) == sorted(
+            f"/admin/dcm-otel/traces/job/{uuid.UUID(str(pk))}/" for pk, _ in failures
+        )
         hosts = page.evaluate(
             "Array.from(document.querySelectorAll('#dcm-hosts tr')).map(r => [r.children[0].textContent, "
             "r.children[5].textContent, r.children[6].textContent])"
@@ -160,7 +166,7 @@ def test_live_page_shows_the_database_and_updates_without_reload(server: Server)
 
 def test_history_page_shows_the_report(server: Server) -> None:
     with chromium() as page:
-        login(page, server, "staff", "staff-pw", f"{DASHBOARD}history/?days=2")
+        login(page, server.url, "staff", "staff-pw", f"{DASHBOARD}history/?days=2")
         (total,) = server.db("SELECT COUNT(*) FROM container_manager_containerjob")[0]
         (failed,) = server.db(
             "SELECT COUNT(*) FROM container_manager_containerjob WHERE status IN ('failed', 'timeout')"

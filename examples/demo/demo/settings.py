@@ -1,7 +1,7 @@
 """Settings of the demo: a plain Django project with container_manager on SQLite.
 
-dcm_otel is adopted exactly as the README says, by the last line of this file; nothing else here is
-specific to it.
+dcm_otel is adopted exactly as the README says, by the last line of this file; "dcm_otel" in INSTALLED_APPS
+adds the trace explorer's tables (on here because DEBUG is true); nothing else here is specific to it.
 """
 
 import os
@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "container_manager",
+    "dcm_otel",  # the trace explorer's tables (docs/trace-explorer.md)
 ]
 
 MIDDLEWARE = [

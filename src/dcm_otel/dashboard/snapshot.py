@@ -16,12 +16,21 @@ TREND_WINDOW = timedelta(hours=1)
 RECENT_FAILURES = 10
 
 
-def job_admin_url(pk: object) -> str | None:
-    """The job's change page in the admin, when the admin registers ContainerJob."""
+def _url(name: str, pk: object) -> str | None:
     try:
-        return reverse("admin:container_manager_containerjob_change", args=[pk])
+        return reverse(name, args=[pk])
     except NoReverseMatch:
         return None
+
+
+def job_admin_url(pk: object) -> str | None:
+    """The job's change page in the admin, when the admin registers ContainerJob."""
+    return _url("admin:container_manager_containerjob_change", pk)
+
+
+def job_trace_url(pk: object) -> str | None:
+    """The job's trace in the trace explorer."""
+    return _url("dcm_otel_dashboard:job_trace", pk)
 
 
 def _oldest_waiting(now: datetime) -> dict[str, Any] | None:
@@ -84,6 +93,7 @@ def _failures() -> list[dict[str, Any]]:
             "error": (job.last_error or "").strip().split("\n", 1)[0][:200],
             "completed_at": job.completed_at.isoformat() if job.completed_at else None,
             "url": job_admin_url(job.pk),
+            "trace_url": job_trace_url(job.pk),
         }
         for job in jobs
     ]

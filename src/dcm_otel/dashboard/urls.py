@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dcm_otel.dashboard import views
+from dcm_otel.dashboard import traces, views
 
 app_name = "dcm_otel_dashboard"
 urlpatterns = [
@@ -12,4 +12,7 @@ urlpatterns = [
     path("data/", views.data, name="data"),
     path("history/", views.history, name="history"),
     path("assets/<str:name>", views.asset, name="asset"),
+    path("traces/", traces.trace_list, name="traces"),
+    path("traces/<str:trace_id>/", traces.trace_detail, name="trace"),
+    path("traces/job/<str:job_id>/", traces.job_trace, name="job_trace"),
 ]

@@ -15,17 +15,22 @@ from dcm_otel.dashboard.snapshot import snapshot
 from dcm_otel.history import report
 
 HERE = Path(__file__).resolve().parent
-ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+ASSETS = {
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    "traces.js": "text/javascript",
+    "traces.css": "text/css",
+}
 DEFAULT_POLL_SECONDS = 5
 
 
-def _render(request: HttpRequest, name: str, context: dict[str, object]) -> HttpResponse:
+def render_page(request: HttpRequest, name: str, context: dict[str, object]) -> HttpResponse:
     """Render a template of this package with the project's engine, so it can extend the admin's."""
     template = engines["django"].from_string((HERE / "templates" / name).read_text())
     return HttpResponse(template.render({**admin.site.each_context(request), **context}, request))
 
 
-def _bounded(value: str | None, default: float, low: float, high: float) -> float:
+def bounded_number(value: str | None, default: float, low: float, high: float) -> float:
     try:
         return min(max(float(value or default), low), high)
     except ValueError:
@@ -34,8 +39,8 @@ def _bounded(value: str | None, default: float, low: float, high: float) -> floa
 
 @staff_member_required
 def live(request: HttpRequest) -> HttpResponse:
-    poll = _bounded(request.GET.get("poll"), DEFAULT_POLL_SECONDS, 1, 60)
-    return _render(request, "live.html", {"title": "Jobs dashboard", "poll_ms": int(poll * 1000)})
+    poll = bounded_number(request.GET.get("poll"), DEFAULT_POLL_SECONDS, 1, 60)
+    return render_page(request, "live.html", {"title": "Jobs dashboard", "poll_ms": int(poll * 1000)})
 
 
 @staff_member_required
@@ -47,10 +52,10 @@ def data(request: HttpRequest) -> JsonResponse:
 
 @staff_member_required
 def history(request: HttpRequest) -> HttpResponse:
-    days = _bounded(request.GET.get("days"), 7, 1, 366)
+    days = bounded_number(request.GET.get("days"), 7, 1, 366)
     until = datetime.now(UTC)
     data = report.build(until - timedelta(days=days), until)
-    return _render(request, "history.html", {"title": "Jobs history", "report": data, "days": int(days)})
+    return render_page(request, "history.html", {"title": "Jobs history", "report": data, "days": int(days)})
 
 
 @staff_member_required

@@ -85,7 +85,7 @@
     });
     fill("dcm-failures", data.recent_failures, function (f) {
       return [[f.name || f.id, f.url], [f.status], [f.exit_code], [f.image], [f.host], [f.error],
-        [f.completed_at ? new Date(f.completed_at).toLocaleString() : null]];
+        [f.completed_at ? new Date(f.completed_at).toLocaleString() : null], ["trace", f.trace_url]];
     });
     drawTrend(data.trend);
     document.getElementById("dcm-updated").textContent = new Date(data.now).toLocaleTimeString();
