@@ -10,12 +10,18 @@ from opentelemetry.sdk._logs.export import (
     LogRecordExporter,
 )
 
+try:  # contrib 0.65b0 gave the level mapping a public home
+    from opentelemetry.instrumentation.log_utils import std_to_otel
+except ImportError:  # before it, the SDK's (the same function, in every SDK pyproject.toml allows)
+    from opentelemetry.sdk._logs._internal import std_to_otel
+
 __all__ = [
     "BatchLogRecordProcessor",
     "ConsoleLogRecordExporter",
     "LogRecordExporter",
     "LoggerProvider",
     "otlp_log_exporter",
+    "std_to_otel",
 ]
 
 
