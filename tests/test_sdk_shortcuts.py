@@ -234,7 +234,7 @@ def test_a_bound_histogram_records_what_the_histogram_would(
                 recorder.record(value) if bound else histogram.record(value, ATTRIBUTES)
             rounds.append(_points(reader))
         results.append(rounds)
-    assert repr(results[0]) == repr(results[1])  # SDKs before 1.45 sum a NaN in, and nan != nan
+    assert repr(results[0]) == repr(results[1])  # SDKs before 1.44 sum a NaN in, and nan != nan
     assert results[0][0][0][2][0] == 3  # three valid samples in the first collection
 
 
