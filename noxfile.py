@@ -100,9 +100,10 @@ def build(session: nox.Session) -> None:
         "install",
         "-q",
         wheel,
-        "opentelemetry-instrumentation-django",
-        "opentelemetry-instrumentation-requests[instruments]",
-        "opentelemetry-instrumentation-psycopg[instruments]",
+        # the floor of our contrib range keeps pip from backtracking into releases from before it
+        "opentelemetry-instrumentation-django>=0.61b0",
+        "opentelemetry-instrumentation-requests[instruments]>=0.61b0",
+        "opentelemetry-instrumentation-psycopg[instruments]>=0.61b0",
         "django-prometheus",
         external=True,
     )
