@@ -23,6 +23,7 @@ COMPAT_ENDS = [("3.11", "oldest"), ("3.13", "newest")]
 COMPAT_TESTS = [
     "tests/test_sdk_shortcuts.py",
     "tests/test_sdk_private_names.py",
+    "tests/test_sdk_fallback.py",
     "tests/test_docker_deferred.py",
     "tests/test_compat.py",
     "tests/test_architecture.py",
