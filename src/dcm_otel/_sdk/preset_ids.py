@@ -5,8 +5,8 @@ The SDK offers no way to give a span its ids; its tracer asks its ``id_generator
 ``with preset_span_ids(span_context):`` block, and the tracer's own generator's ids elsewhere. The Docker
 deferral uses it for the ids it reserved at call time, the job run span for the ids its launch stored.
 Checked once, at the first :func:`install`: a probe tracer must honour the preset ids, with the flags
-:func:`sampled_root_flags` predicts for a reserved root span; else no tracer gets
-the generator and spans get fresh ids (the public path).
+:func:`sampled_root_flags` predicts for a reserved root span; else no tracer gets the generator and spans
+get fresh ids (the public path).
 """
 
 from __future__ import annotations
