@@ -5,8 +5,9 @@ than the data they let through (docs/benchmarks.md); a few other places need nam
 (the logs signal, the configurator base class) or an order it offers no API for. Each trick module has a
 :class:`~dcm_otel._sdk.feature_check.FeatureCheck`, run once at startup (:func:`check_features`), that says
 whether the installed SDK still has what it reads; otherwise the trick takes the public path, saying so in
-one INFO line on the ``dcm_otel`` logger. The SDK is pinned exactly; ``tests/test_sdk_private_names.py``
-keeps private names out of every other module.
+one INFO line on the ``dcm_otel`` logger. pyproject.toml allows a range of SDKs: a shortcut whose
+internals an SDK lacks (older or newer) is simply off there (docs/compatibility.md says which, per release).
+``tests/test_sdk_private_names.py`` keeps private names out of every other module.
 """
 
 from __future__ import annotations

@@ -69,24 +69,22 @@ class BoundHistogram:
         histogram = self._histogram
         consumer = getattr(histogram, "_measurement_consumer", None)
         storages = getattr(consumer, "_reader_storages", None)
-        if storages is None or not (0 <= amount < inf) or not histogram._is_enabled():
-            histogram.record(amount, self._attributes)
-            return
         if storages is not self._storages:
             self._bind(consumer, storages)
         aggregations = self._aggregations
-        if not aggregations:
+        # Found only when FEATURE holds, so nothing private is read on an SDK it does not recognise.
+        if not aggregations or not (0 <= amount < inf) or not histogram._is_enabled():
             histogram.record(amount, self._attributes)
             return
         measurement = Measurement(amount, time_ns(), histogram, context_api.get_current())
         for aggregation in aggregations:
             aggregation.aggregate(measurement, False)
 
-    def _bind(self, consumer: Any, storages: Mapping[Any, Any]) -> None:
+    def _bind(self, consumer: Any, storages: Mapping[Any, Any] | None) -> None:
         """Once per set of reader storages (a new reader brings a new one), never per sample."""
         self._storages = storages
         self._aggregations = ()
-        if FEATURE.available():
+        if storages is not None and FEATURE.available():
             try:
                 self._aggregations = self._find(consumer, storages)
             except Exception as error:  # an SDK changed underneath: its public path still works

@@ -12,10 +12,14 @@ from opentelemetry.sdk._logs.export import (
     LogRecordExporter,
 )
 
-if (
-    TYPE_CHECKING
-):  # for types only: the class is recent, and importing this module must not fail on an SDK without it
+# For types only: the class is recent, and importing this module must not fail on an SDK without it.
+if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord as ReadableLogRecord
+
+try:  # contrib 0.65b0 gave the level mapping a public home
+    from opentelemetry.instrumentation.log_utils import std_to_otel
+except ImportError:  # before it, the SDK's (the same function, in every SDK pyproject.toml allows)
+    from opentelemetry.sdk._logs._internal import std_to_otel
 
 __all__ = [
     "BatchLogRecordProcessor",
@@ -23,6 +27,7 @@ __all__ = [
     "LogRecordExporter",
     "LoggerProvider",
     "otlp_log_exporter",
+    "std_to_otel",
 ]
 
 

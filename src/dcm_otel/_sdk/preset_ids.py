@@ -4,8 +4,9 @@ The SDK offers no way to give a span its ids; its tracer asks its ``id_generator
 :class:`IdGenerator` is installed once per SDK tracer that hands out the ids of the enclosing
 ``with preset_span_ids(span_context):`` block, and the tracer's own generator's ids elsewhere. The Docker
 deferral uses it for the ids it reserved at call time, the job run span for the ids its launch stored.
-Checked once, at the first :func:`install`: a probe tracer must honour the preset ids; else no tracer gets
-the generator and spans get fresh ids (the public path).
+Checked once, at the first :func:`install`: a probe tracer must honour the preset ids, with the flags
+:func:`sampled_root_flags` predicts for a reserved root span; else no tracer gets the generator and spans
+get fresh ids (the public path).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Tracer
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import SpanContext
+from opentelemetry.trace import SpanContext, TraceFlags
 
 from dcm_otel._sdk.feature_check import FeatureCheck, probe_tracer_provider
 
@@ -43,6 +44,17 @@ class PresetIds(IdGenerator):
         return self.source.is_trace_id_random()
 
 
+#: W3C Trace Context level 2's flag, which SDK tracers set from 1.42 on (the API has no name for it before).
+_RANDOM_TRACE_ID: int | None = getattr(TraceFlags, "RANDOM_TRACE_ID", None)
+
+
+def sampled_root_flags(ids: IdGenerator) -> TraceFlags:
+    """The flags an SDK tracer gives a sampled root span whose trace id ``ids`` generated."""
+    if _RANDOM_TRACE_ID is not None and ids.is_trace_id_random():
+        return TraceFlags(TraceFlags.SAMPLED | _RANDOM_TRACE_ID)
+    return TraceFlags(TraceFlags.SAMPLED)
+
+
 @contextmanager
 def preset_span_ids(ids: SpanContext | None) -> Iterator[None]:
     """Spans started in this block by a tracer given :func:`install` get ``ids``' trace and span ids (when
@@ -58,12 +70,14 @@ def _probe() -> None:
     tracer = probe_tracer_provider().get_tracer("dcm_otel.probe")
     if not isinstance(tracer, Tracer):
         raise TypeError(f"the SDK's provider makes {type(tracer).__name__} tracers")
-    tracer.id_generator = PresetIds(tracer.id_generator)
-    wanted = SpanContext(0x5EED, 0x1D, is_remote=False)
+    tracer.id_generator = ids = PresetIds(tracer.id_generator)
+    wanted = SpanContext(0x5EED, 0x1D, is_remote=False, trace_flags=sampled_root_flags(ids))
     with preset_span_ids(wanted):
         got = tracer.start_span("probe", context=Context()).get_span_context()
     if (got.trace_id, got.span_id) != (wanted.trace_id, wanted.span_id):
         raise RuntimeError("Tracer.start_span does not take its ids from tracer.id_generator")
+    if got.trace_flags != wanted.trace_flags:
+        raise RuntimeError(f"a sampled root span has flags {got.trace_flags:#x}, not {wanted.trace_flags:#x}")
 
 
 FEATURE = FeatureCheck("preset span ids", "spans made later get fresh ids", _probe)

@@ -20,22 +20,26 @@ from opentelemetry import context as context_api
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Tracer
+from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, StaticSampler
 from opentelemetry.trace import SpanKind, TraceFlags
 
 from dcm_otel._sdk.feature_check import FeatureCheck
 
-try:
-    from opentelemetry.sdk.trace import _Span
-except ImportError as error:  # the probe reports it; start() then takes the public path
-    _import_error: ImportError | None = error
-else:
-    _import_error = None
-
 Attributes = Mapping[str, str | int]
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-_SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+
+try:
+    from opentelemetry.sdk.trace import _Span
+
+    # SDK 1.42 added the W3C random-trace-id flag, which Tracer.start_span sets from the id generator or
+    # the parent; before it, the shortcut would not make the span the tracer makes.
+    _SAMPLED_RANDOM = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
+except (ImportError, AttributeError) as error:  # the probe reports it; start() then takes the public path
+    _import_error: Exception | None = error
+else:
+    _import_error = None
 
 
 def _probe() -> None:
@@ -56,8 +60,9 @@ def _probe() -> None:
         raise TypeError("StaticSampler keeps its decision elsewhere")
     if not isinstance(BoundedAttributes()._dict, dict):
         raise TypeError("BoundedAttributes keeps its values elsewhere")
-    if not callable(Tracer._is_enabled):
-        raise TypeError("Tracer._is_enabled is gone")
+    for owner, name in ((Tracer, "_is_enabled"), (IdGenerator, "is_trace_id_random")):
+        if not callable(getattr(owner, name, None)):
+            raise TypeError(f"{owner.__name__}.{name} is gone")
     wanted = {"limits", "instrumentation_scope", "record_end_metrics", "span_processor", "sampler"}
     missing = wanted - set(inspect.signature(_Span.__init__).parameters)
     if missing:

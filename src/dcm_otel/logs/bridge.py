@@ -14,10 +14,10 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.context import get_current
-from opentelemetry.instrumentation.log_utils import std_to_otel
 from pythonjsonlogger.json import JsonEncoder
 
 from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
+from dcm_otel._sdk.logs_sdk import std_to_otel
 
 from . import fields as f
 

@@ -32,7 +32,7 @@ from opentelemetry.metrics import Histogram
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace import Tracer as SdkTracer
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from dcm_otel._sdk import preset_ids, span_processor_order
@@ -134,9 +134,7 @@ class Materializer:
         if parent_context.is_valid:
             trace_id, flags = parent_context.trace_id, parent_context.trace_flags
         else:
-            trace_id = ids.generate_trace_id()
-            random = TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
-            flags = TraceFlags(TraceFlags.SAMPLED | random)
+            trace_id, flags = ids.generate_trace_id(), preset_ids.sampled_root_flags(ids)
         return SpanContext(trace_id, ids.generate_span_id(), False, flags, parent_context.trace_state)
 
     def submit(self, call: TracedCall) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from types import GeneratorType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 from docker.types import CancellableStream
@@ -31,7 +31,13 @@ def _payload_size(item: object) -> int | None:
     return None  # a decoded JSON object
 
 
-class TracedStream(wrapt.ObjectProxy[Any]):
+if TYPE_CHECKING:
+    _Proxy = wrapt.ObjectProxy[Any]
+else:  # wrapt 1.x's proxy (contrib 0.61b0 needs wrapt<2) is not subscriptable
+    _Proxy = wrapt.ObjectProxy
+
+
+class TracedStream(_Proxy):
     """Counts what passes and finishes the call once; a proxy so ``isinstance`` checks still hold."""
 
     def __init__(self, stream: Any, call: TracedCall) -> None:
