@@ -16,7 +16,7 @@ WRK = "/usr/bin/wrk"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -39,7 +39,7 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 30.0
 @contextmanager
 def gunicorn(env: Mapping[str, str]) -> Iterator[str]:
     """A server for the configuration in ``env``; yields its base URL and stops it afterwards."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:benchmarks.gunicorn_conf"]
     command += ["-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"]
     with tempfile.TemporaryFile() as log:
