@@ -18,8 +18,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
-from benchmarks import extras, http, queue, report
-from benchmarks.configs import NAMES, OTLP_ENDPOINT
+from benchmarks import breakdown, extras, http, queue, report
+from benchmarks.configs import DCM_OTEL_OVERRIDES, NAMES, OTLP_ENDPOINT
 from benchmarks.paths import VIEWS
 from benchmarks.receiver import Receiver, otlp_receiver
 from benchmarks.report import Rates, Samples
@@ -68,6 +68,61 @@ def _mode_env(env: dict[str, str], mode: str, receiver: Receiver | None) -> dict
     return env
 
 
+def _inprocess(env: dict[str, str], config: str, requests: int) -> dict[str, dict[str, float]]:
+    """{view: {metric: value}} of one configuration in a fresh process."""
+    measured: dict[str, dict[str, float]] = json.loads(
+        _python(env, "-m", "benchmarks.inprocess", config, str(requests))
+    )
+    return measured
+
+
+def _add(into: dict[str, dict[str, list[float]]], measured: dict[str, dict[str, float]]) -> None:
+    for view, metrics in measured.items():
+        for metric, value in metrics.items():
+            into.setdefault(view, {}).setdefault(metric, []).append(value)
+
+
+def _tables(
+    args: argparse.Namespace, modes: Sequence[str], database: Path, receiver: Receiver | None
+) -> None:
+    """The in-process table of every mode and the HTTP table (with export on)."""
+    where = receiver.description if receiver is not None else "-"
+    samples: dict[str, Samples] = {mode: {config: {} for config in NAMES} for mode in modes}
+    for index in range(args.rounds):
+        for config, mode in _order(_jobs(modes), index):
+            measured = _inprocess(
+                _mode_env(bench_env(database, config), mode, receiver), config, args.requests
+            )
+            for shared in modes if config in "AB" else [mode]:
+                _add(samples[shared][config], measured)
+        print(f"in-process round {index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    rates: Rates = {config: {view: [] for view in VIEWS} for config in NAMES}
+    if args.http_rounds and shutil.which(http.WRK):
+        for index in range(args.http_rounds):
+            for config in _order(sorted(NAMES), index):
+                env = _mode_env(bench_env(database, config), "otlp", receiver)
+                for view, value in http.throughput(env, VIEWS, args.http_seconds).items():
+                    rates[config][view].append(value)
+            print(f"http round {index + 1}/{args.http_rounds} done", file=sys.stderr, flush=True)
+    print(report.header(args), flush=True)
+    for mode in modes:
+        print("\n" + report.inprocess_table(samples[mode], mode, where), flush=True)
+    if all(rates["A"].values()):
+        print("\n" + report.http_table(rates, args, where), flush=True)
+
+
+def _breakdown(args: argparse.Namespace, database: Path, receiver: Receiver) -> None:
+    samples: Samples = {name: {} for name in (breakdown.BASELINE, *breakdown.VARIANTS)}
+    for index in range(args.rounds):
+        for name in _order(list(samples), index):
+            config = "D" if name in breakdown.VARIANTS else "A"
+            env = _mode_env(bench_env(database, config), "otlp", receiver)
+            env[DCM_OTEL_OVERRIDES] = json.dumps(breakdown.VARIANTS.get(name, {}))
+            _add(samples[name], _inprocess(env, config, args.requests))
+        print(f"breakdown round {index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+    print(report.header(args) + "\n\n" + breakdown.table(samples, receiver.description), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--rounds", type=int, default=5, help="in-process rounds (median reported)")
@@ -77,6 +132,11 @@ def main() -> None:
         default="otlp,discard",
         help="comma-separated: otlp (C and D export to a receiver process), discard (their exporters"
         " discard); each gets its own table, A and B are shared",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead of everything else: D's added cost per exported signal, request vs other threads",
     )
     parser.add_argument("--http-rounds", type=int, default=3, help="gunicorn + wrk rounds; 0 skips them")
     parser.add_argument("--http-seconds", type=int, default=3, help="wrk duration per view (whole seconds)")
@@ -88,38 +148,18 @@ def main() -> None:
     if not modes or not set(modes) <= set(report.MODES):
         parser.error(f"--modes: a comma-separated list of {', '.join(report.MODES)}, not {args.modes!r}")
 
-    samples: dict[str, Samples] = {
-        mode: {config: {view: {} for view in VIEWS} for config in NAMES} for mode in modes
-    }
-    rates: Rates = {config: {view: [] for view in VIEWS} for config in NAMES}
     with ExitStack() as stack:
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dcm_otel_bench-"))
-        exporting = "otlp" in modes or args.http_rounds > 0
+        database = (
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dcm_otel_bench-"))) / "bench.sqlite3"
+        )
+        exporting = args.breakdown or "otlp" in modes or args.http_rounds > 0
         receiver = stack.enter_context(otlp_receiver()) if exporting else None
-        where = receiver.description if receiver is not None else "-"
-        database = Path(tmp) / "bench.sqlite3"
         _python(bench_env(database), "-m", "benchmarks.prepare")
-        for index in range(args.rounds):
-            for config, mode in _order(_jobs(modes), index):
-                env = _mode_env(bench_env(database, config), mode, receiver)
-                out = _python(env, "-m", "benchmarks.inprocess", config, str(args.requests))
-                for view, metrics in json.loads(out).items():
-                    for shared in modes if config in "AB" else [mode]:
-                        for metric, value in metrics.items():
-                            samples[shared][config][view].setdefault(metric, []).append(value)
-            print(f"in-process round {index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-        if args.http_rounds and shutil.which(http.WRK):
-            for index in range(args.http_rounds):
-                for config in _order(sorted(NAMES), index):
-                    env = _mode_env(bench_env(database, config), "otlp", receiver)
-                    for view, value in http.throughput(env, VIEWS, args.http_seconds).items():
-                        rates[config][view].append(value)
-                print(f"http round {index + 1}/{args.http_rounds} done", file=sys.stderr, flush=True)
-    print(report.header(args), flush=True)
-    for mode in modes:
-        print("\n" + report.inprocess_table(samples[mode], mode, where), flush=True)
-    if all(rates["A"].values()):
-        print("\n" + report.http_table(rates, args, where), flush=True)
+        if args.breakdown:
+            assert receiver is not None
+            _breakdown(args, database, receiver)
+            return
+        _tables(args, modes, database, receiver)
     if args.docker_calls:
         print("\n" + extras.docker_section(args.docker_calls), flush=True)
     if args.queue_jobs:

@@ -19,6 +19,7 @@ Two ways to end C's and D's pipelines, chosen by ``BENCH_OTLP_ENDPOINT`` in the 
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -35,6 +36,8 @@ NAMES = {
 }
 DCM_OTEL = {"db_sqlcommenter": True}
 OTLP_ENDPOINT = "BENCH_OTLP_ENDPOINT"
+#: JSON object of dcm_otel settings over D's exporting ones (the breakdown's variants, benchmarks.breakdown).
+DCM_OTEL_OVERRIDES = "BENCH_DCM_OTEL"
 
 
 class DiscardingSpanExporter(SpanExporter):
@@ -109,7 +112,8 @@ def _dcm_otel() -> None:
     endpoint = os.environ.get(OTLP_ENDPOINT)
     if endpoint:
         exporting = {f"{signal}_exporter": "otlp" for signal in ("traces", "metrics", "logs")}
-        dcm_otel.init({**DCM_OTEL, **exporting, "otlp_endpoint": endpoint})
+        overrides = json.loads(os.environ.get(DCM_OTEL_OVERRIDES, "{}"))
+        dcm_otel.init({**DCM_OTEL, **exporting, "otlp_endpoint": endpoint, **overrides})
         return
     state = dcm_otel.init(DCM_OTEL)
     assert state.telemetry is not None

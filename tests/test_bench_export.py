@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from benchmarks import receiver
 from benchmarks.__main__ import bench_env
+from benchmarks.breakdown import VARIANTS
 from benchmarks.configs import OTLP_ENDPOINT
 from benchmarks.inprocess import WARMUP
 from benchmarks.receiver import otlp_receiver
@@ -94,3 +95,10 @@ def test_exporting_configurations_send_traces_metrics_and_logs(config: str, tmp_
     assert sum(s.kind == ProtoSpan.SPAN_KIND_CLIENT for s in spans) >= 5 * (WARMUP + 10)  # the queries
     assert sum(log.body == "trivial view served" for log in logs) >= WARMUP + 10
     assert received.received.get("/v1/metrics")
+
+
+def test_breakdown_mode_prints_a_row_per_variant() -> None:
+    out = _python("-m", "benchmarks", "--breakdown", "--rounds", "1", "--requests", "20")
+    rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| D variant")]
+    assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(VARIANTS)
+    assert all(len(row.split(" | ")) == 9 for row in rows)
