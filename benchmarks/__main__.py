@@ -22,7 +22,7 @@ from benchmarks import breakdown, extras, http, queue, report
 from benchmarks.configs import DCM_OTEL_OVERRIDES, NAMES, OTLP_ENDPOINT
 from benchmarks.paths import VIEWS
 from benchmarks.receiver import Receiver, otlp_receiver
-from benchmarks.report import Rates, Samples
+from benchmarks.report import Samples
 
 T = TypeVar("T")
 
@@ -96,19 +96,18 @@ def _tables(
             for shared in modes if config in "AB" else [mode]:
                 _add(samples[shared][config], measured)
         print(f"in-process round {index + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    rates: Rates = {config: {view: [] for view in VIEWS} for config in NAMES}
+    served: Samples = {config: {} for config in NAMES}
     if args.http_rounds and shutil.which(http.WRK):
         for index in range(args.http_rounds):
             for config in _order(sorted(NAMES), index):
                 env = _mode_env(bench_env(database, config), "otlp", receiver)
-                for view, value in http.throughput(env, VIEWS, args.http_seconds).items():
-                    rates[config][view].append(value)
+                _add(served[config], http.throughput(env, VIEWS, args.http_seconds))
             print(f"http round {index + 1}/{args.http_rounds} done", file=sys.stderr, flush=True)
     print(report.header(args), flush=True)
     for mode in modes:
         print("\n" + report.inprocess_table(samples[mode], mode, where), flush=True)
-    if all(rates["A"].values()):
-        print("\n" + report.http_table(rates, args, where), flush=True)
+    if served["A"]:
+        print("\n" + report.http_table(served, args, where), flush=True)
 
 
 def _breakdown(args: argparse.Namespace, database: Path, receiver: Receiver) -> None:

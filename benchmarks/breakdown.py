@@ -9,10 +9,8 @@ processors' and metric reader's export threads, the final flush).
 
 from __future__ import annotations
 
-from statistics import median
-
 from benchmarks.paths import QUERIES, TRIVIAL
-from benchmarks.report import Samples
+from benchmarks.report import Samples, medians
 
 _OFF = "none"
 VARIANTS: dict[str, dict[str, str]] = {
@@ -27,10 +25,7 @@ BASELINE = "A uninstrumented"
 
 def table(samples: Samples, receiver: str) -> str:
     """``samples`` by BASELINE and the VARIANTS' names."""
-    us = {
-        k: {v: {m: median(xs) for m, xs in ms.items()} for v, ms in views.items()}
-        for k, views in samples.items()
-    }
+    us = medians(samples)
     lines = [
         f"breakdown of D's added cost (µs per request over A), exporting to {receiver}:",
         "",

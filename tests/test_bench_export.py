@@ -19,6 +19,7 @@ from benchmarks import receiver
 from benchmarks.__main__ import bench_env
 from benchmarks.breakdown import VARIANTS
 from benchmarks.configs import OTLP_ENDPOINT
+from benchmarks.http import WRK
 from benchmarks.inprocess import WARMUP
 from benchmarks.receiver import otlp_receiver
 from tests.otlp_receiver import start_receiver
@@ -69,14 +70,18 @@ def _python(*args: str, env: dict[str, str] | None = None) -> str:
 
 
 def test_smoke_run_prints_both_tables_and_every_bar() -> None:
-    skipped = ["--http-rounds", "0", "--docker-calls", "0", "--queue-jobs", "0", "--log-records", "0"]
-    out = _python("-m", "benchmarks", "--rounds", "1", "--requests", "50", *skipped)
+    http = ["--http-rounds", "1", "--http-seconds", "1"]
+    skipped = ["--docker-calls", "0", "--queue-jobs", "0", "--log-records", "0"]
+    out = _python("-m", "benchmarks", "--rounds", "1", "--requests", "50", *http, *skipped)
     assert "telemetry exported over OTLP/HTTP" in out
     assert "exporters that discard" in out
     for mode in ("otlp", "discard"):
         for metric in ("wall", "CPU"):
             assert f"{mode}, {metric}: trivial view D added / B added = " in out
             assert f"{mode}, {metric}: 5-query view D added / C added = " in out
+    if Path(WRK).exists():
+        assert "http: trivial view D / A throughput = " in out
+        assert "http: trivial view A / D worker CPU per request = " in out
 
 
 @pytest.mark.parametrize("config", ["C", "D"])
