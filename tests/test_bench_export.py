@@ -21,6 +21,7 @@ from benchmarks.breakdown import VARIANTS
 from benchmarks.configs import OTLP_ENDPOINT
 from benchmarks.http import WRK
 from benchmarks.inprocess import WARMUP
+from benchmarks.log_instructions import STEPS
 from benchmarks.receiver import otlp_receiver
 from tests.otlp_receiver import start_receiver
 
@@ -107,3 +108,8 @@ def test_breakdown_mode_prints_a_row_per_variant() -> None:
     rows = [line for line in out.splitlines() if line.startswith("| ") and not line.startswith("| D variant")]
     assert [row.split(" | ")[0].removeprefix("| ") for row in rows] == list(VARIANTS)
     assert all(len(row.split(" | ")) == 9 for row in rows)
+
+
+def test_log_instructions_steps_emit_without_valgrind() -> None:
+    for step in STEPS:  # each step's measured process runs and exits cleanly
+        _python("-m", "benchmarks.log_instructions", "--emit", step, "10")
