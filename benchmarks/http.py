@@ -1,4 +1,6 @@
-"""Throughput of one configuration under gunicorn (one sync worker) and wrk, on 127.0.0.1."""
+"""Throughput of one configuration under gunicorn (one sync worker) and wrk, on 127.0.0.1, and the
+worker process's CPU time per request served (all its threads: the exporters' too). On a shared machine the
+rate moves with everything else running; the CPU time per request much less."""
 
 from __future__ import annotations
 
@@ -12,11 +14,14 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 
+import psutil
+
 WRK = "/usr/bin/wrk"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_COUNT = re.compile(r"(\d+) requests in ")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with closing(socket.socket()) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -37,16 +42,18 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 30.0
 
 
 @contextmanager
-def gunicorn(env: Mapping[str, str]) -> Iterator[str]:
-    """A server for the configuration in ``env``; yields its base URL and stops it afterwards."""
-    port = _free_port()
+def gunicorn(env: Mapping[str, str]) -> Iterator[tuple[str, psutil.Process]]:
+    """A server for the configuration in ``env``; yields its base URL and its worker process, and stops it
+    afterwards."""
+    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:benchmarks.gunicorn_conf"]
     command += ["-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"]
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(command, env=dict(env), stdout=log, stderr=log)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/trivial/", server)
-            yield f"http://127.0.0.1:{port}"
+            (worker,) = psutil.Process(server.pid).children()
+            yield f"http://127.0.0.1:{port}", worker
         except RuntimeError:
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace"))
@@ -56,7 +63,8 @@ def gunicorn(env: Mapping[str, str]) -> Iterator[str]:
             server.wait(timeout=30)
 
 
-def requests_per_second(url: str, seconds: int, connections: int = 2) -> float:
+def _wrk(url: str, seconds: int, connections: int = 2) -> tuple[float, int]:
+    """Requests per second and requests served."""
     result = subprocess.run(
         [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", url],
         capture_output=True,
@@ -64,17 +72,25 @@ def requests_per_second(url: str, seconds: int, connections: int = 2) -> float:
         check=True,
         timeout=seconds + 30,
     )
-    match = _RATE.search(result.stdout)
-    if match is None:
+    rate, count = _RATE.search(result.stdout), _COUNT.search(result.stdout)
+    if rate is None or count is None:
         raise RuntimeError(f"no Requests/sec in wrk's output:\n{result.stdout}{result.stderr}")
-    return float(match.group(1))
+    return float(rate.group(1)), int(count.group(1))
 
 
-def throughput(env: Mapping[str, str], paths: Sequence[str], seconds: int) -> dict[str, float]:
-    """Requests per second for each path, after a short warm-up, from one server."""
-    with gunicorn(env) as base:
-        rates = {}
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def throughput(env: Mapping[str, str], paths: Sequence[str], seconds: int) -> dict[str, dict[str, float]]:
+    """Per path, ``rps`` (requests per second) and ``worker_cpu_us`` (the worker's CPU time per request),
+    after a short warm-up, from one server."""
+    with gunicorn(env) as (base, worker):
+        figures = {}
         for path in paths:
-            requests_per_second(base + path, 1)
-            rates[path] = requests_per_second(base + path, seconds)
-        return rates
+            _wrk(base + path, 1)
+            cpu = _cpu_seconds(worker)
+            rate, count = _wrk(base + path, seconds)
+            figures[path] = {"rps": rate, "worker_cpu_us": (_cpu_seconds(worker) - cpu) / count * 1e6}
+        return figures

@@ -1,5 +1,6 @@
-"""The results table and the two budget ratios (issue 3): D's added cost on the trivial view is at most
-B's, and on the 5-query view at most half of C's."""
+"""The results tables and the bars (issues 3 and 17): with telemetry exported, D's added cost on the trivial
+view is at most B's and on the 5-query view at most half of C's, in wall time and in process CPU time; under
+gunicorn D serves at least 0.8 x A's trivial requests per second."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from statistics import median
 from benchmarks.configs import NAMES
 from benchmarks.paths import QUERIES, TRIVIAL
 
-Samples = dict[str, dict[str, list[float]]]
+#: samples[config][view][metric] -> one value per round; metrics as benchmarks.inprocess prints them.
+Samples = dict[str, dict[str, dict[str, list[float]]]]
+THROUGHPUT_BAR = 0.8
+MODES = {
+    "otlp": "exported over OTLP/HTTP to {receiver}",
+    "discard": "C and D into exporters that discard, logs not exported (the method before issue 17)",
+}
 
 
 def _cpu_model() -> str:
@@ -25,43 +32,91 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _medians(samples: Samples) -> dict[str, dict[str, float]]:
-    return {c: {v: median(values) for v, values in views.items() if values} for c, views in samples.items()}
+def header(args: argparse.Namespace) -> str:
+    return "\n".join(
+        [
+            f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
+            f"in-process: Django WSGIHandler, median of {args.rounds} rounds x {args.requests} requests per"
+            " view; CPU = process CPU time from the loop's start to the end of the providers' force_flush",
+        ]
+    )
 
 
-def render(inprocess: Samples, throughput: Samples, args: argparse.Namespace) -> str:
-    us = _medians(inprocess)
-    rps = _medians(throughput)
-    base = us["A"]
+def medians(samples: Samples) -> dict[str, dict[str, dict[str, float]]]:
+    return {
+        c: {v: {m: median(xs) for m, xs in ms.items()} for v, ms in views.items()}
+        for c, views in samples.items()
+    }
+
+
+def inprocess_table(samples: Samples, mode: str, receiver: str) -> str:
+    us = medians(samples)
+
+    def added(config: str, view: str, metric: str) -> float:
+        return us[config][view][metric] - us["A"][view][metric]
+
     lines = [
-        f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
-        f"in-process: Django WSGIHandler, median of {args.rounds} rounds x {args.requests}"
-        f" requests per view; http: gunicorn 1 sync worker + wrk -t1 -c2, median of {args.http_rounds}"
-        f" rounds x {args.http_seconds:g} s",
+        f"in-process, telemetry {MODES[mode].format(receiver=receiver)}:",
         "",
-        "| config | trivial us/req | x A | +us | 5-query us/req | x A | +us "
-        "| trivial req/s | 5-query req/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| config | trivial wall µs | +µs | trivial CPU µs | +µs | of which other threads "
+        "| 5-query wall µs | +µs | 5-query CPU µs | +µs | of which other threads |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for config, name in NAMES.items():
         cells = [f"{config} {name}"]
         for view in (TRIVIAL, QUERIES):
-            value = us[config][view]
-            cells += [f"{value:.0f}", f"{value / base[view]:.2f}", f"{value - base[view]:+.0f}"]
-        cells += [f"{rps[config][view]:.0f}" if view in rps[config] else "-" for view in (TRIVIAL, QUERIES)]
+            row = us[config][view]
+            cells += [
+                f"{row['wall_us']:.0f}",
+                f"{added(config, view, 'wall_us'):+.0f}",
+                f"{row['cpu_us']:.0f}",
+                f"{added(config, view, 'cpu_us'):+.0f}",
+                f"{row['cpu_us'] - row['request_cpu_us']:.0f}",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for metric, label in (("wall_us", "wall"), ("cpu_us", "CPU")):
+        trivial = added("D", TRIVIAL, metric) / added("B", TRIVIAL, metric)
+        queries = added("D", QUERIES, metric) / added("C", QUERIES, metric)
+        lines += [
+            _ratio_line(f"{mode}, {label}: trivial view D added / B added", trivial, 1.0),
+            _ratio_line(f"{mode}, {label}: 5-query view D added / C added", queries, 0.5),
+        ]
+    return "\n".join(lines)
 
-    def added(config: str, view: str) -> float:
-        return us[config][view] - base[view]
 
-    trivial = added("D", TRIVIAL) / added("B", TRIVIAL)
-    queries = added("D", QUERIES) / added("C", QUERIES)
+def http_table(served: Samples, args: argparse.Namespace, receiver: str) -> str:
+    """Throughput and the worker's CPU time per request; the bar on throughput, and the same ratio from
+    the CPU times (A's / D's), which a sync worker's throughput follows when the CPUs are not shared."""
+    figures = medians(served)
+    lines = [
+        f"http: gunicorn 1 sync worker + wrk -t1 -c2, median of {args.http_rounds} rounds x"
+        f" {args.http_seconds:g} s, C and D exporting to {receiver}",
+        "",
+        "| config | trivial req/s | x A | worker CPU µs/req | 5-query req/s | x A | worker CPU µs/req |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for config, name in NAMES.items():
+        cells = [f"{config} {name}"]
+        for view in (TRIVIAL, QUERIES):
+            row = figures[config][view]
+            rate = row["rps"] / figures["A"][view]["rps"]
+            cells += [f"{row['rps']:.0f}", f"{rate:.2f}", f"{row['worker_cpu_us']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    a, d = figures["A"][TRIVIAL], figures["D"][TRIVIAL]
     lines += [
         "",
-        _ratio_line("trivial view: D added / B added", trivial, 1.0),
-        _ratio_line("5-query view: D added / C added", queries, 0.5),
+        _floor_line("http: trivial view D / A throughput", d["rps"] / a["rps"]),
+        _floor_line(
+            "http: trivial view A / D worker CPU per request", a["worker_cpu_us"] / d["worker_cpu_us"]
+        ),
     ]
     return "\n".join(lines)
+
+
+def _floor_line(label: str, ratio: float) -> str:
+    verdict = "met" if ratio >= THROUGHPUT_BAR else "NOT met"
+    return f"{label} = {ratio:.2f} (bar >= {THROUGHPUT_BAR}: {verdict})"
 
 
 def _ratio_line(label: str, ratio: float, budget: float) -> str:

@@ -17,6 +17,9 @@ DATABASES = {
 }
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+# The views' INFO lines are made in every configuration; only C and D, when exporting, have a handler
+# (on the root logger) for them.
+LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"benchmarks": {"level": "INFO"}}}
 
 if CONFIG == "B":
     INSTALLED_APPS.append("django_prometheus")

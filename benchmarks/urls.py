@@ -1,6 +1,9 @@
-"""The two measured views: a trivial one, and one running five ORM queries."""
+"""The two measured views: a trivial one, and one running five ORM queries; each writes one INFO log
+line, so that the configurations exporting logs have one record per request to export."""
 
 from __future__ import annotations
+
+import logging
 
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
@@ -9,8 +12,11 @@ from django.urls import path
 from benchmarks.paths import QUERIES, TRIVIAL
 from benchmarks.shop.models import Item
 
+logger = logging.getLogger(__name__)
+
 
 def trivial(request: HttpRequest) -> HttpResponse:
+    logger.info("trivial view served")
     return HttpResponse("ok")
 
 
@@ -20,6 +26,7 @@ def five_queries(request: HttpRequest) -> HttpResponse:
     first = Item.objects.filter(pk=1).first()
     exists = Item.objects.filter(name="item-3").exists()
     total = Item.objects.filter(price__gt=10).aggregate(total=Sum("price"))["total"]
+    logger.info("five queries served: %d items", count)
     return HttpResponse(f"{len(names)} {count} {first} {exists} {total}")
 
 

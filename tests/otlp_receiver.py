@@ -1,7 +1,13 @@
-"""A local OTLP/HTTP receiver for tests: decodes what exporters send, with the real protobuf schema."""
+"""A local OTLP/HTTP receiver for tests: decodes what exporters send, with the real protobuf schema.
+
+``python -m tests.otlp_receiver PORT SECONDS`` serves on 127.0.0.1:PORT until terminated or for SECONDS at
+most, decoding every request and keeping nothing: the benchmark's receiver when the collector is not
+built (benchmarks/receiver.py).
+"""
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,9 +64,11 @@ class Log:
 
 @dataclass
 class OtlpReceiver:
-    """Collects every request body per path; ``headers`` keeps each request's headers too."""
+    """Collects every request body per path; ``headers`` keeps each request's headers too (unless ``keep``
+    is false: then each body is decoded and dropped)."""
 
     server: ThreadingHTTPServer
+    keep: bool = True
     received: dict[str, list[Message]] = field(default_factory=dict)
     headers: list[dict[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,7 +171,7 @@ class OtlpReceiver:
         self.server.server_close()
 
 
-def start_receiver(port: int = 0) -> OtlpReceiver:
+def start_receiver(port: int = 0, keep: bool = True) -> OtlpReceiver:
     """A receiver on 127.0.0.1:``port`` (a free one by default)."""
     holder: dict[str, OtlpReceiver] = {}
 
@@ -178,9 +186,10 @@ def start_receiver(port: int = 0) -> OtlpReceiver:
             message = message_type()
             message.ParseFromString(body)
             receiver = holder["receiver"]
-            with receiver.lock:
-                receiver.received.setdefault(self.path, []).append(message)
-                receiver.headers.append(dict(self.headers.items()))
+            if receiver.keep:
+                with receiver.lock:
+                    receiver.received.setdefault(self.path, []).append(message)
+                    receiver.headers.append(dict(self.headers.items()))
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -191,6 +200,20 @@ def start_receiver(port: int = 0) -> OtlpReceiver:
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    holder["receiver"] = OtlpReceiver(server)
+    holder["receiver"] = OtlpReceiver(server, keep)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return holder["receiver"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.otlp_receiver", description=__doc__)
+    parser.add_argument("port", type=int)
+    parser.add_argument("seconds", type=float, help="a bound, should the parent never terminate it")
+    args = parser.parse_args()
+    receiver = start_receiver(args.port, keep=False)
+    threading.Event().wait(args.seconds)
+    receiver.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Instructions per log record (valgrind callgrind, deterministic where times on a shared machine are not):
+``python -m benchmarks.log_instructions``.
+
+Each step runs in its own ``python -m benchmarks.log_instructions --emit STEP N`` under callgrind, inside a
+span, after 200 warm-up records, with N = 1200 and N = 200: the difference over 1000 is the cost of one
+record, start-up cancelled out. Steps: ``record`` makes the ``logging.LogRecord`` only (what every
+configuration pays), ``bridge`` also emits it through dcm_otel's ``OtlpLogHandler`` into a batch processor
+(``bridge_no_processor``: into a provider without one), ``sdk_handler`` through the SDK's
+``LoggingHandler`` (what configuration C uses) instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+WARMUP = 200
+COUNTS = (1200, 200)
+STEPS = ("record", "bridge_no_processor", "bridge", "sdk_handler")
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _handler(step: str) -> Callable[[logging.LogRecord], object]:
+    from opentelemetry.sdk._logs import LoggingHandler
+
+    from benchmarks.json_logs import _Discard
+    from dcm_otel._sdk.logs_sdk import BatchLogRecordProcessor, LoggerProvider
+    from dcm_otel.logs.bridge import OtlpLogHandler
+
+    if step == "record":
+        return lambda record: None
+    provider = LoggerProvider()
+    if step != "bridge_no_processor":
+        provider.add_log_record_processor(BatchLogRecordProcessor(_Discard(), max_queue_size=4096))
+    if step.startswith("bridge"):
+        return OtlpLogHandler(provider).emit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return LoggingHandler(logger_provider=provider).emit
+
+
+def _emit(step: str, count: int) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    emit = _handler(step)
+    with TracerProvider().get_tracer(__name__).start_as_current_span("bench"):
+        for _ in range(WARMUP + count):
+            emit(logging.LogRecord("benchmarks.urls", logging.INFO, __file__, 1, "view served", (), None))
+    sys.stdout.flush()
+    os._exit(0)  # the instructions of the interpreter's shutdown would not cancel out
+
+
+def _instructions(step: str, count: int, out: Path) -> int:
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    command += [sys.executable, "-m", "benchmarks.log_instructions", "--emit", step, str(count)]
+    done = subprocess.run(
+        command,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    match = _COLLECTED.search(done.stderr)
+    if done.returncode != 0 or match is None:
+        raise RuntimeError(f"callgrind failed:\n{done.stderr[-2000:]}")
+    return int(match.group(1))
+
+
+def per_record() -> dict[str, int]:
+    """Instructions per record of each step."""
+    with tempfile.TemporaryDirectory(prefix="dcm_otel_bench-callgrind-") as tmp:
+        return {
+            step: (
+                _instructions(step, COUNTS[0], Path(tmp) / "a")
+                - _instructions(step, COUNTS[1], Path(tmp) / "b")
+            )
+            // (COUNTS[0] - COUNTS[1])
+            for step in STEPS
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.log_instructions", description=__doc__)
+    parser.add_argument("--emit", nargs=2, metavar=("STEP", "COUNT"), help="internal: one measured process")
+    args = parser.parse_args()
+    if args.emit:
+        _emit(args.emit[0], int(args.emit[1]))
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed")
+    figures = per_record()
+    record = figures["record"]
+    print("| step | instructions per record | over the bare record |\n|---|---|---|")
+    for step, value in figures.items():
+        print(f"| {step} | {value:,} | {value - record:+,} |")
+
+
+if __name__ == "__main__":
+    main()
