@@ -7,14 +7,17 @@ settings.py, or the ``opentelemetry-instrument`` launch), it is inserted right a
 populated, and the settings-side ``init()`` runs there too so ``DCM_OTEL`` applies.
 
 ``instrument(config=..., tracer_provider=..., meter_provider=...)`` binds them on the middleware class,
-since Django, not us, builds the middleware; ``on_apps_ready`` is what :func:`dcm_otel.init` passes to be
-called again once the app registry is populated. Without ``config=`` the middleware has ``Config()``'s
-defaults (``DCM_OTEL`` applies through ``dcm_otel.init()``).
+since Django, not us, builds the middleware; ``request_hook=`` and ``response_hook=`` (contrib's keyword
+arguments and signatures) replace the config's ``request_hook`` and ``response_hook``;
+``on_apps_ready`` is what :func:`dcm_otel.init` passes to be called again once the app registry is
+populated. Without ``config=`` the middleware has ``Config()``'s defaults (``DCM_OTEL`` applies through
+``dcm_otel.init()``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -23,6 +26,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel.instrumentation import config_of
+from dcm_otel.settings_parsing import hook
 
 from .middleware import TelemetryMiddleware
 
@@ -64,8 +68,11 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         from django.conf import settings
 
+        hooks: dict[str, Any] = {
+            name: hook(kwargs[name]) for name in ("request_hook", "response_hook") if name in kwargs
+        }
         TelemetryMiddleware.bind(
-            config_of(kwargs), kwargs.get("tracer_provider"), kwargs.get("meter_provider")
+            replace(config_of(kwargs), **hooks), kwargs.get("tracer_provider"), kwargs.get("meter_provider")
         )
         if settings.configured:
             _insert_middleware()
