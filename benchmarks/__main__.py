@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import extras, http, queue, report
+from benchmarks import asgi, extras, http, queue, report
 from benchmarks.configs import NAMES
 from benchmarks.paths import VIEWS
 from benchmarks.report import Samples
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="in-process rounds (median reported)")
     parser.add_argument("--requests", type=int, default=3000, help="requests per view per round")
     parser.add_argument("--http-rounds", type=int, default=3, help="gunicorn + wrk rounds; 0 skips them")
+    parser.add_argument("--asgi-rounds", type=int, default=3, help="uvicorn + wrk rounds; 0 skips them")
     parser.add_argument("--http-seconds", type=int, default=3, help="wrk duration per view (whole seconds)")
     parser.add_argument("--docker-calls", type=int, default=3000, help="Docker calls per side; 0 skips them")
     parser.add_argument("--queue-jobs", type=int, default=queue.JOBS, help="queue-gauge jobs; 0 skips them")
@@ -80,6 +81,8 @@ def main() -> None:
                         throughput[config][view].append(value)
                 print(f"http round {index + 1}/{args.http_rounds} done", file=sys.stderr, flush=True)
     print(report.render(inprocess, throughput, args), flush=True)
+    if args.asgi_rounds and shutil.which(http.WRK):
+        print("\n" + asgi.section(args.asgi_rounds, args.http_seconds), flush=True)
     if args.docker_calls:
         print("\n" + extras.docker_section(args.docker_calls), flush=True)
     if args.queue_jobs:

@@ -1,4 +1,5 @@
-"""Throughput of one configuration under gunicorn (one sync worker) and wrk, on 127.0.0.1."""
+"""Throughput of one configuration under gunicorn (one sync worker), or another server, and wrk, on
+127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 
 WRK = "/usr/bin/wrk"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+# A server for the configuration in an environment, yielding its base URL.
+Server = Callable[[Mapping[str, str]], AbstractContextManager[str]]
 
 
 def _free_port() -> int:
@@ -27,23 +30,31 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 30.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+            raise RuntimeError(f"the server exited with status {server.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http://127.0.0.1 URL)
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer {url} within {timeout} s")
+    raise RuntimeError(f"the server did not answer {url} within {timeout} s")
 
 
 @contextmanager
 def gunicorn(env: Mapping[str, str]) -> Iterator[str]:
     """A server for the configuration in ``env``; yields its base URL and stops it afterwards."""
-    port = _free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:benchmarks.gunicorn_conf"]
-    command += ["-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"]
+    with serving(
+        lambda port: [*command, "-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"], env
+    ) as base:
+        yield base
+
+
+@contextmanager
+def serving(command: Callable[[int], list[str]], env: Mapping[str, str]) -> Iterator[str]:
+    """The server ``command(port)`` starts on a free 127.0.0.1 port, once it answers; stopped afterwards."""
+    port = _free_port()
     with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, env=dict(env), stdout=log, stderr=log)
+        server = subprocess.Popen(command(port), env=dict(env), stdout=log, stderr=log)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/trivial/", server)
             yield f"http://127.0.0.1:{port}"
@@ -70,9 +81,11 @@ def requests_per_second(url: str, seconds: int, connections: int = 2) -> float:
     return float(match.group(1))
 
 
-def throughput(env: Mapping[str, str], paths: Sequence[str], seconds: int) -> dict[str, float]:
-    """Requests per second for each path, after a short warm-up, from one server."""
-    with gunicorn(env) as base:
+def throughput(
+    env: Mapping[str, str], paths: Sequence[str], seconds: int, server: Server | None = None
+) -> dict[str, float]:
+    """Requests per second for each path, after a short warm-up, from one server (gunicorn by default)."""
+    with (server or gunicorn)(env) as base:
         rates = {}
         for path in paths:
             requests_per_second(base + path, 1)

@@ -25,6 +25,10 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def machine() -> str:
+    return f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}"
+
+
 def _medians(samples: Samples) -> dict[str, dict[str, float]]:
     return {c: {v: median(values) for v, values in views.items() if values} for c, views in samples.items()}
 
@@ -34,7 +38,7 @@ def render(inprocess: Samples, throughput: Samples, args: argparse.Namespace) ->
     rps = _medians(throughput)
     base = us["A"]
     lines = [
-        f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
+        machine(),
         f"in-process: Django WSGIHandler, median of {args.rounds} rounds x {args.requests}"
         f" requests per view; http: gunicorn 1 sync worker + wrk -t1 -c2, median of {args.http_rounds}"
         f" rounds x {args.http_seconds:g} s",
