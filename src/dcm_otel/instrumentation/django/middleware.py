@@ -232,11 +232,9 @@ class TelemetryMiddleware:
             return serving.respond(await self.get_response(request))  # type: ignore[misc]
 
     def _serve(self, request: HttpRequest) -> _Untraced | _Traced:
+        """What serving the request takes: no trace for an excluded path, else a started SERVER span."""
         if request.path_info.startswith(self.excluded):
             return _Untraced()
-        return self._start(request)
-
-    def _start(self, request: HttpRequest) -> _Traced:
         meta = request.META
         method = request.method or ""
         original: str = meta.get("REQUEST_METHOD", method)  # as sent: Django upper-cases request.method
@@ -294,50 +292,6 @@ class TelemetryMiddleware:
         if original != attributes["http.request.method"]:
             details["http.request.method_original"] = original
         return details
-
-    def _finish(
-        self,
-        request: HttpRequest,
-        span: trace.Span,
-        attributes: dict[str, str | int],
-        status: int,
-        elapsed: float,
-        profile: query_profile.QueryProfile | None,
-        failure: BaseException | None,
-    ) -> None:
-        """Closes the span; ``attributes`` (the span's start attributes) become the duration point's.
-        ``failure``: what was raised past the view (by a stream, or a cancellation), whatever the status."""
-        for span_only in SPAN_ONLY:
-            attributes.pop(span_only, None)
-        outcome: dict[str, str | int] = {"http.response.status_code": status}
-        route = route_of(request)
-        if route is not None:
-            outcome["http.route"] = route
-            span.update_name(f"{_name(attributes['http.request.method'])} {route}")
-        error = description = None
-        exception: BaseException | None = failure or getattr(request, _EXCEPTION, None)
-        if exception is not None:
-            error = outcome["error.type"] = type(exception).__qualname__
-            description = record_exception(span, exception, self.redactor) or None
-        elif status >= 500:
-            error = outcome["error.type"] = str(status)
-        if error is not None and (status >= 500 or failure is not None):
-            # The exception's message, else nothing: the status code and error.type are attributes already.
-            span.set_status(Status(StatusCode.ERROR, description))
-        span.set_attributes(outcome)
-        if self.queries is not None and profile is not None and profile.total:
-            self.queries.report(profile, span, route)
-        span.end()
-        key = (
-            attributes["http.request.method"],
-            attributes["url.scheme"],
-            attributes.get("network.protocol.version"),
-            status,
-            route,
-            error,
-        )
-        attributes.update(outcome)
-        self.durations.record(elapsed, key, attributes)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         """Django turns a view's exception into a 500 response; keep the exception for the span."""
@@ -418,12 +372,46 @@ class _Traced:
             context.detach(self.token)
 
     def end(self, failure: BaseException | None) -> None:
-        """Ends the span and records the duration, once."""
+        """Ends the span and records the duration, once; the span's start attributes become the duration
+        point's. ``failure``: what was raised past the view (by a stream, a cancellation), whatever the
+        status."""
         active, self.active = self.active, None
         if active is None:
             return
         elapsed = perf_counter() - self.start
         _ACTIVE_REQUESTS.add(active, -1)
-        self.middleware._finish(
-            self.request, self.span, self.attributes, self.status, elapsed, self.profile, failure
+        middleware, request, span, attributes, status = (
+            self.middleware, self.request, self.span, self.attributes, self.status,
+        )  # fmt: skip
+        for span_only in SPAN_ONLY:
+            attributes.pop(span_only, None)
+        outcome: dict[str, str | int] = {"http.response.status_code": status}
+        route = route_of(request)
+        if route is not None:
+            outcome["http.route"] = route
+            span.update_name(f"{_name(attributes['http.request.method'])} {route}")
+        error = description = None
+        exception: BaseException | None = failure or getattr(request, _EXCEPTION, None)
+        if exception is not None:
+            error = outcome["error.type"] = type(exception).__qualname__
+            description = record_exception(span, exception, middleware.redactor) or None
+        elif status >= 500:
+            error = outcome["error.type"] = str(status)
+        if error is not None and (status >= 500 or failure is not None):
+            # The exception's message, else nothing: the status code and error.type are attributes already.
+            span.set_status(Status(StatusCode.ERROR, description))
+        span.set_attributes(outcome)
+        profile = self.profile
+        if middleware.queries is not None and profile is not None and profile.total:
+            middleware.queries.report(profile, span, route)
+        span.end()
+        key = (
+            attributes["http.request.method"],
+            attributes["url.scheme"],
+            attributes.get("network.protocol.version"),
+            status,
+            route,
+            error,
         )
+        attributes.update(outcome)
+        middleware.durations.record(elapsed, key, attributes)
