@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -35,6 +36,7 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, StreamingHttpResponse
 
 logger = logging.getLogger("shop")
@@ -71,6 +73,23 @@ def slow_chunks():
         yield f"chunk-{i},"
 
 
+def long_chunks():
+    for i in range(100):
+        time.sleep(0.05)
+        yield "x" * 8192
+
+
+async def long_async_chunks():
+    for i in range(100):
+        await asyncio.sleep(0.05)
+        yield "x" * 8192
+
+
+def abandoned(request):
+    # Django reads a stream of the other kind whole before it sends any: each server gets its own kind.
+    return StreamingHttpResponse(long_async_chunks() if isinstance(request, ASGIRequest) else long_chunks())
+
+
 def failing_chunks():
     yield "first,"
     raise RuntimeError("broken stream")
@@ -83,6 +102,7 @@ urlpatterns += [
     path("stream/", lambda request: StreamingHttpResponse(chunks())),
     path("async-stream/", lambda request: StreamingHttpResponse(async_chunks())),
     path("slow-stream/", lambda request: StreamingHttpResponse(slow_chunks())),
+    path("abandoned/", abandoned),
     path("stream-error/", lambda request: StreamingHttpResponse(failing_chunks())),
     path("file/", lambda request: FileResponse(open(__file__, "rb"))),
 ]
@@ -288,25 +308,44 @@ def test_streams_end_their_request_when_they_end(runs: dict[str, Run], server: s
         assert status == Status.STATUS_CODE_UNSET, path
 
 
+def abandon(base: str, path: str) -> None:
+    """Reads the first bytes of a stream, then hangs up."""
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=10)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    assert response.read(100) == b"x" * 100
+    response.close()
+    connection.close()
+
+
 @pytest.mark.parametrize("server", SERVERS)
-def test_the_duration_of_a_stream_covers_the_stream(project: Path, server: str) -> None:
+def test_the_duration_of_a_stream_covers_the_stream_until_it_ends_or_is_abandoned(
+    project: Path, server: str
+) -> None:
     receiver = start_receiver()
     try:
         with SERVERS[server](
             project, ready_path="/favicon.ico", OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint
         ) as (process, base):
             assert fetch(base + "/slow-stream/") == (200, "chunk-0,chunk-1,chunk-2,")
+            abandon(base, "/abandoned/")  # a 5 s stream
+            time.sleep(1)  # for the server to notice
             process.terminate()
             process.communicate(timeout=30)
-        points = [
-            point
+        points = {
+            attributes["http.route"]: point
             for _, attributes, point in receiver.metric_points("http.server.request.duration")
-            if attributes.get("http.route") == "/slow-stream/"
-        ]
+        }
+        active = [point.as_int for _, _, point in receiver.metric_points("http.server.active_requests")]
+        spans = {s.name: s for s in receiver.spans()}
     finally:
         receiver.close()
-    assert [point.count for point in points] == [1]
-    assert points[0].sum >= 0.6  # three chunks 0.2 s apart: the view itself returns at once
+    assert points["/slow-stream/"].count == 1
+    assert points["/slow-stream/"].sum >= 0.6  # three chunks 0.2 s apart: the view itself returns at once
+    assert points["/abandoned/"].count == 1
+    assert points["/abandoned/"].sum < 3  # ended when the client left, not after the 5 s stream
+    assert "error.type" not in spans["GET /abandoned/"].attributes
+    assert active[-1] == 0
 
 
 @pytest.mark.parametrize("server", SERVERS)
