@@ -321,11 +321,12 @@ class _Untraced:
 
 class _Traced:
     """One request in flight, from its span's start to its end: when the view's response is out, or when
-    its stream ends (:mod:`.streaming`). Its span is current, and its query profile counts, meanwhile."""
+    its stream ends (:mod:`.streaming`). Its span is current while the view runs (and while the stream
+    makes each chunk); its query profile counts the view's queries."""
 
     __slots__ = (
-        "active", "attributes", "middleware", "profile", "profile_token", "request", "span", "start",
-        "status", "streaming", "token",
+        "active", "attributes", "context", "middleware", "profile", "profile_token", "request", "span",
+        "start", "status", "streaming", "token",
     )  # fmt: skip
 
     def __init__(
@@ -338,7 +339,8 @@ class _Traced:
         active: tuple[str, str],
     ) -> None:
         self.middleware, self.request, self.span, self.attributes = middleware, request, span, attributes
-        self.token = context.attach(trace.set_span_in_context(span, parent))
+        self.context = trace.set_span_in_context(span, parent)
+        self.token = context.attach(self.context)
         self.profile = query_profile.QueryProfile() if middleware.queries is not None else None
         self.profile_token = query_profile.current.set(self.profile) if self.profile is not None else None
         self.active: tuple[str, str] | None = active  # None once ended
@@ -357,7 +359,7 @@ class _Traced:
             run_hook("response_hook", hook, self.span, self.request, response)
         if response.streaming:
             self.streaming = True
-            end_with_stream(response, self.end)  # type: ignore[arg-type]
+            end_with_stream(response, self.end, self.context)  # type: ignore[arg-type]
         return response
 
     def __exit__(self, kind: object, failure: BaseException | None, traceback: object) -> None:
