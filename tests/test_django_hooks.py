@@ -10,6 +10,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from dcm_otel.config import ConfigError, load_config
+
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json
@@ -65,3 +69,14 @@ def test_instrument_keyword_hooks_replace_the_configs_and_set_attributes_sync_an
     assert result.returncode == 0, result.stderr
     spans = json.loads(result.stdout.splitlines()[-1])
     assert [(s["app.request_hook"], s["app.response_hook"]) for s in spans] == [("/", 200), ("/", 200)]
+
+
+@pytest.mark.parametrize("key", ["request_hook", "response_hook"])
+def test_a_hook_that_does_not_import_is_refused_at_startup_by_name(key: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({key: "myproject.no_such_module.hook"}, environ={})
+    [problem] = refused.value.problems
+    assert problem.key == f"DCM_OTEL[{key!r}]"
+    assert problem.value == "myproject.no_such_module.hook"
+    assert "a callable or the dotted path of one" in problem.allowed
+    assert getattr(load_config({key: "os.path.join"}, environ={}), key) is os.path.join
