@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
@@ -350,7 +351,10 @@ def test_the_duration_of_a_stream_covers_the_stream_until_it_ends_or_is_abandone
     assert points["/slow-stream/"].count == 1
     assert points["/slow-stream/"].sum >= 0.6  # three chunks 0.2 s apart: the view itself returns at once
     assert points["/abandoned/"].count == 1
-    assert points["/abandoned/"].sum < 3  # ended when the client left, not after the 5 s stream
+    if server == "gunicorn" or django.VERSION >= (5, 0):
+        assert points["/abandoned/"].sum < 3  # ended when the client left, not after the 5 s stream
+    else:  # Django 4.2's ASGI handler does not notice a client leaving: the stream runs to its end
+        assert points["/abandoned/"].sum >= 5
     assert "error.type" not in spans["GET /abandoned/"].attributes
     assert active[-1] == 0
 
