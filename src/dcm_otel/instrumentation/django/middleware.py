@@ -321,8 +321,9 @@ class _Untraced:
 
 class _Traced:
     """One request in flight, from its span's start to its end: when the view's response is out, or when
-    its stream ends (:mod:`.streaming`). Its span is current while the view runs (and while the stream
-    makes each chunk); its query profile counts the view's queries."""
+    its stream ends (:mod:`.streaming`). Made current as it is made, and left by the ``with`` block around
+    the view; its span is current while the view runs (and while the stream makes each chunk), its query
+    profile counts the view's queries."""
 
     __slots__ = (
         "active", "attributes", "context", "middleware", "profile", "profile_token", "request", "span",
