@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TypeVar
 
-from benchmarks import breakdown, extras, http, queue, report
+from benchmarks import asgi, breakdown, extras, http, queue, report
 from benchmarks.configs import DCM_OTEL_OVERRIDES, NAMES, OTLP_ENDPOINT
 from benchmarks.paths import VIEWS
 from benchmarks.receiver import Receiver, otlp_receiver
@@ -138,6 +138,7 @@ def main() -> None:
         help="instead of everything else: D's added cost per exported signal, request vs other threads",
     )
     parser.add_argument("--http-rounds", type=int, default=3, help="gunicorn + wrk rounds; 0 skips them")
+    parser.add_argument("--asgi-rounds", type=int, default=3, help="uvicorn + wrk rounds; 0 skips them")
     parser.add_argument("--http-seconds", type=int, default=3, help="wrk duration per view (whole seconds)")
     parser.add_argument("--docker-calls", type=int, default=3000, help="Docker calls per side; 0 skips them")
     parser.add_argument("--queue-jobs", type=int, default=queue.JOBS, help="queue-gauge jobs; 0 skips them")
@@ -159,6 +160,9 @@ def main() -> None:
             _breakdown(args, database, receiver)
             return
         _tables(args, modes, database, receiver)
+        if args.asgi_rounds and shutil.which(http.WRK):
+            endpoint = receiver.endpoint if receiver is not None and "otlp" in modes else None
+            print("\n" + asgi.section(args.asgi_rounds, args.http_seconds, endpoint), flush=True)
     if args.docker_calls:
         print("\n" + extras.docker_section(args.docker_calls), flush=True)
     if args.queue_jobs:

@@ -1,6 +1,6 @@
-"""Throughput of one configuration under gunicorn (one sync worker) and wrk, on 127.0.0.1, and the
-worker process's CPU time per request served (all its threads: the exporters' too). On a shared machine the
-rate moves with everything else running; the CPU time per request much less."""
+"""Throughput of one configuration under gunicorn (one sync worker), or another server, and wrk, on
+127.0.0.1, and the serving process's CPU time per request served (all its threads: the exporters' too). On a
+shared machine the rate moves with everything else running; the CPU time per request much less."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 
 import psutil
 
 WRK = "/usr/bin/wrk"
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 _COUNT = re.compile(r"(\d+) requests in ")
+# A server for the configuration in an environment, yielding its base URL and the process serving requests.
+Server = Callable[[Mapping[str, str]], AbstractContextManager[tuple[str, psutil.Process]]]
 
 
 def free_port() -> int:
@@ -32,28 +34,40 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 30.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with status {server.returncode}")
+            raise RuntimeError(f"the server exited with status {server.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (our own http://127.0.0.1 URL)
                 return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"gunicorn did not answer {url} within {timeout} s")
+    raise RuntimeError(f"the server did not answer {url} within {timeout} s")
 
 
 @contextmanager
 def gunicorn(env: Mapping[str, str]) -> Iterator[tuple[str, psutil.Process]]:
     """A server for the configuration in ``env``; yields its base URL and its worker process, and stops it
     afterwards."""
-    port = free_port()
     command = [sys.executable, "-m", "gunicorn", "-c", "python:benchmarks.gunicorn_conf"]
-    command += ["-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"]
+    with serving(lambda port: [*command, "-b", f"127.0.0.1:{port}", "benchmarks.wsgi:application"], env) as (
+        base,
+        master,
+    ):
+        (worker,) = master.children()
+        yield base, worker
+
+
+@contextmanager
+def serving(
+    command: Callable[[int], list[str]], env: Mapping[str, str]
+) -> Iterator[tuple[str, psutil.Process]]:
+    """The server ``command(port)`` starts on a free 127.0.0.1 port, once it answers; yields its base URL
+    and its process, and stops it afterwards."""
+    port = free_port()
     with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, env=dict(env), stdout=log, stderr=log)
+        server = subprocess.Popen(command(port), env=dict(env), stdout=log, stderr=log)
         try:
             _wait_ready(f"http://127.0.0.1:{port}/trivial/", server)
-            (worker,) = psutil.Process(server.pid).children()
-            yield f"http://127.0.0.1:{port}", worker
+            yield f"http://127.0.0.1:{port}", psutil.Process(server.pid)
         except RuntimeError:
             log.seek(0)
             sys.stderr.write(log.read().decode(errors="replace"))
@@ -83,10 +97,12 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def throughput(env: Mapping[str, str], paths: Sequence[str], seconds: int) -> dict[str, dict[str, float]]:
-    """Per path, ``rps`` (requests per second) and ``worker_cpu_us`` (the worker's CPU time per request),
-    after a short warm-up, from one server."""
-    with gunicorn(env) as (base, worker):
+def throughput(
+    env: Mapping[str, str], paths: Sequence[str], seconds: int, server: Server | None = None
+) -> dict[str, dict[str, float]]:
+    """Per path, ``rps`` (requests per second) and ``worker_cpu_us`` (the serving process's CPU time per
+    request), after a short warm-up, from one server (gunicorn by default)."""
+    with (server or gunicorn)(env) as (base, worker):
         figures = {}
         for path in paths:
             _wrk(base + path, 1)

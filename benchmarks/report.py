@@ -32,10 +32,14 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def machine() -> str:
+    return f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}"
+
+
 def header(args: argparse.Namespace) -> str:
     return "\n".join(
         [
-            f"machine: {os.cpu_count()} CPUs, {_cpu_model()}, Python {platform.python_version()}",
+            machine(),
             f"in-process: Django WSGIHandler, median of {args.rounds} rounds x {args.requests} requests per"
             " view; CPU = process CPU time from the loop's start to the end of the providers' force_flush",
         ]

@@ -91,7 +91,8 @@ for path in sys.argv[1:]:
 
 
 def write_project(directory: Path, settings_tail: str = "", installed_apps: tuple[str, ...] = ()) -> Path:
-    """A project in ``directory``: settings.py (+ ``settings_tail``), urls.py, manage.py, requests.py."""
+    """A project in ``directory``: settings.py (+ ``settings_tail``), urls.py, manage.py, requests.py,
+    wsgi.py and asgi.py."""
     directory.mkdir(parents=True, exist_ok=True)
     settings = SETTINGS
     if installed_apps:
@@ -108,12 +109,13 @@ def write_project(directory: Path, settings_tail: str = "", installed_apps: tupl
         "from django.core.management import execute_from_command_line\n"
         "execute_from_command_line(sys.argv)\n"
     )
-    (directory / "wsgi.py").write_text(
-        "import os\n"
-        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')\n"
-        "from django.core.wsgi import get_wsgi_application\n"
-        "application = get_wsgi_application()\n"
-    )
+    for interface in ("wsgi", "asgi"):
+        (directory / f"{interface}.py").write_text(
+            "import os\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings')\n"
+            f"from django.core.{interface} import get_{interface}_application\n"
+            f"application = get_{interface}_application()\n"
+        )
     return directory
 
 

@@ -50,12 +50,21 @@ def get(url: str) -> str:
 def gunicorn(
     project: Path, *args: str, launcher: tuple[str, ...] = (), ready_path: str = "/", **env: str
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """gunicorn serving the project on a free 127.0.0.1 port; stopped (by its PID) at the end. With a
-    ``launcher`` (``opentelemetry-instrument``) the gunicorn script runs under it, as users type it.
-    Readiness is polled on ``ready_path`` (any HTTP answer counts)."""
+    """gunicorn serving the project on a free 127.0.0.1 port. With a ``launcher``
+    (``opentelemetry-instrument``) the gunicorn script runs under it, as users type it."""
     port = free_port()
     program = [*launcher, "gunicorn"] if launcher else [sys.executable, "-m", "gunicorn"]
     command = [*program, "wsgi:application", "-b", f"127.0.0.1:{port}", *args]
+    with serving(project, command, port, ready_path, **env) as served:
+        yield served
+
+
+@contextmanager
+def serving(
+    project: Path, command: list[str], port: int, ready_path: str = "/", **env: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A server ``command`` serving the project on 127.0.0.1:``port``, stopped with SIGTERM (by its PID)
+    at the end. Readiness is polled on ``ready_path`` (any HTTP answer counts)."""
     process = subprocess.Popen(
         command,
         cwd=project,
@@ -66,7 +75,7 @@ def gunicorn(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        assert wait_until(lambda: _answers(base + ready_path), timeout=30), "gunicorn did not start serving"
+        assert wait_until(lambda: _answers(base + ready_path), timeout=30), f"{command[:3]} did not serve"
         yield process, base
     finally:
         if process.poll() is None:

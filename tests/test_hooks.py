@@ -18,7 +18,10 @@ def test_hook_accepts_callables_dotted_paths_and_none() -> None:
     assert hook("os.path.join") is __import__("os").path.join
 
 
-@pytest.mark.parametrize("raw", ["nodots", "os.path.no_such_function", "no_such_module.f", "os.sep", 3])
+@pytest.mark.parametrize(
+    "raw",
+    ["nodots", "os.path.no_such_function", "no_such_module.f", "os.sep", 3, "..x", ".x", "os..path", "a b.c"],
+)
 def test_hook_rejects_what_cannot_be_called(raw: object) -> None:
     with pytest.raises(ValueError, match="a callable or the dotted path of one"):
         hook(raw)

@@ -105,6 +105,8 @@ class Config:
     multiprocess_dir: str | None = None
     excluded_paths: tuple[str, ...] = DEFAULT_EXCLUDED_PATHS
     http_known_methods: frozenset[str] = DEFAULT_HTTP_KNOWN_METHODS
+    request_hook: Callable[..., object] | None = None  # (span, request), the server span just started
+    response_hook: Callable[..., object] | None = None  # (span, request, response), before the span ends
     instrument_django: bool = True
     instrument_db: bool = True
     instrument_docker: bool = True
@@ -350,6 +352,8 @@ KEYS: tuple[Key, ...] = (
     Key("multiprocess_dir", _optional_str, "DCM_OTEL_MULTIPROCESS_DIR"),
     Key("excluded_paths", _paths),
     Key("http_known_methods", _http_known_methods, "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS"),
+    Key("request_hook", hook),
+    Key("response_hook", hook),
     Key("instrument_django", _bool),
     Key("instrument_db", _bool),
     Key("instrument_docker", _bool),

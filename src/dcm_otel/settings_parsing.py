@@ -67,12 +67,13 @@ def hook(raw: object) -> Hook | None:
     if raw is None or callable(raw):
         return raw
     allowed = "a callable or the dotted path of one, e.g. 'myproject.telemetry.request_hook'"
-    if not isinstance(raw, str) or "." not in raw.strip():
+    parts = raw.strip().split(".") if isinstance(raw, str) else []
+    if len(parts) < 2 or not all(part.isidentifier() for part in parts):  # no relative or empty names
         raise ValueError(allowed)
-    module_name, _, attribute = raw.strip().rpartition(".")
+    module_name, attribute = ".".join(parts[:-1]), parts[-1]
     try:
         found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
+    except Exception as error:  # not found, or the module itself raised as it was imported
         raise ValueError(f"{allowed} ({type(error).__name__}: {error})") from None
     if not callable(found):
         raise ValueError(allowed)

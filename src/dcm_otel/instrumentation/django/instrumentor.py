@@ -7,15 +7,18 @@ settings.py, or the ``opentelemetry-instrument`` launch), it is inserted right a
 populated, and the settings-side ``init()`` runs there too so ``DCM_OTEL`` applies.
 
 ``instrument(config=..., tracer_provider=..., meter_provider=...)`` binds them on the middleware class,
-since Django, not us, builds the middleware; ``on_apps_ready`` is what :func:`dcm_otel.init` passes to be
-called again once the app registry is populated. Without ``config=`` the middleware has ``Config()``'s
-defaults (``DCM_OTEL`` applies through ``dcm_otel.init()``). ``middleware_spans`` (the setting, or the
-keyword) adds a span per middleware (:mod:`.middleware_spans`).
+since Django, not us, builds the middleware; ``request_hook=`` and ``response_hook=`` (contrib's keyword
+arguments and signatures) replace the config's ``request_hook`` and ``response_hook``;
+``on_apps_ready`` is what :func:`dcm_otel.init` passes to be called again once the app registry is
+populated. Without ``config=`` the middleware has ``Config()``'s defaults (``DCM_OTEL`` applies through
+``dcm_otel.init()``). ``middleware_spans`` (the setting, or the keyword) adds a span per middleware
+(:mod:`.middleware_spans`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -25,6 +28,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from dcm_otel.instrumentation import config_of
+from dcm_otel.instrumentation.hooks import hook_of
 
 from . import middleware_spans
 from .middleware import TelemetryMiddleware
@@ -68,7 +72,12 @@ class DjangoInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         from django.conf import settings
 
         config = config_of(kwargs)
-        TelemetryMiddleware.bind(config, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
+        hooks = replace(
+            config,
+            request_hook=hook_of(kwargs, config, "request_hook"),
+            response_hook=hook_of(kwargs, config, "response_hook"),
+        )
+        TelemetryMiddleware.bind(hooks, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
         if kwargs.get("middleware_spans", config.middleware_spans):
             tracer = trace.get_tracer(
                 "dcm_otel.django.middleware", tracer_provider=kwargs.get("tracer_provider")

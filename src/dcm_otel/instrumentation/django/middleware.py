@@ -13,6 +13,12 @@ lookup of ``SERVER_PROTOCOL``, bounded values) stays on both.
 Requests to excluded paths (health checks, static files) set the suppress-instrumentation key, so nothing
 below them (DB queries, outgoing calls) starts a trace either. With DB instrumentation on, the request's
 query profile (:mod:`dcm_otel.instrumentation.db.query_profile`) is reported when the response is out.
+
+Sync and async capable (Django's ``sync_and_async_middleware`` pattern): under an ASGI server Django builds
+it async, and ``__acall__`` runs the same steps (:class:`_Traced`) on the event loop, with no thread hop. A
+streaming response ends its request when the stream ends (:mod:`.streaming`). The user's ``request_hook``
+and ``response_hook`` run through :func:`~dcm_otel.instrumentation.hooks.run_hook`, so a raising one never
+reaches the request.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from opentelemetry import context, metrics, propagate, trace
@@ -36,8 +43,11 @@ from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.config import DEFAULT_HTTP_KNOWN_METHODS, Config
 from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.errors import record_exception
+from dcm_otel.instrumentation.hooks import run_hook
 from dcm_otel.logs.redaction import Redactor
 from dcm_otel.prometheus.views import metrics_view
+
+from .streaming import end_with_stream
 
 # Semantic-convention advice for http.server.request.duration.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -153,7 +163,7 @@ class TelemetryMiddleware:
     """
 
     sync_capable = True
-    async_capable = False
+    async_capable = True
     config = Config()
     tracer_provider: trace.TracerProvider | None = None
     meter_provider: metrics.MeterProvider | None = None
@@ -172,7 +182,11 @@ class TelemetryMiddleware:
         from dcm_otel import __version__
 
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
         self.config = type(self).config
+        self.request_hook, self.response_hook = self.config.request_hook, self.config.response_hook
         self.excluded = self.config.excluded_paths
         self.known_methods = self.config.http_known_methods
         self.spans = SpanStarter(trace.get_tracer("dcm_otel.django", __version__, self.tracer_provider))
@@ -202,21 +216,25 @@ class TelemetryMiddleware:
         )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        path = request.path_info
-        if path == self.config.metrics_path:
+        if self.is_async:
+            return self.__acall__(request)  # type: ignore[return-value]
+        if request.path_info == self.config.metrics_path:
             return metrics_view(request)
-        if path.startswith(self.excluded):
-            return self._untraced(request)
-        return self._traced(request)
+        with self._serve(request) as serving:
+            return serving.respond(self.get_response(request))
 
-    def _untraced(self, request: HttpRequest) -> HttpResponse:
-        token = context.attach(context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            return self.get_response(request)
-        finally:
-            context.detach(token)
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        """The same, on the event loop's thread: Django builds this middleware async when the rest of the
+        chain is (an ASGI server), so the request takes no thread hop to pass through it."""
+        if request.path_info == self.config.metrics_path:
+            return await _async_metrics_view(request)
+        with self._serve(request) as serving:
+            return serving.respond(await self.get_response(request))  # type: ignore[misc]
 
-    def _traced(self, request: HttpRequest) -> HttpResponse:
+    def _serve(self, request: HttpRequest) -> _Untraced | _Traced:
+        """What serving the request takes: no trace for an excluded path, else a started SERVER span."""
+        if request.path_info.startswith(self.excluded):
+            return _Untraced()
         meta = request.META
         method = request.method or ""
         original: str = meta.get("REQUEST_METHOD", method)  # as sent: Django upper-cases request.method
@@ -243,7 +261,10 @@ class TelemetryMiddleware:
             attributes["server.address"] = address
             if port is not None:
                 attributes["server.port"] = port
-        version = PROTOCOL_VERSIONS.get(meta.get("SERVER_PROTOCOL", ""))
+        protocol = meta.get("SERVER_PROTOCOL")
+        if protocol is None:  # ASGI: Django leaves the scope's version out of META
+            protocol = "HTTP/" + str(getattr(request, "scope", {}).get("http_version"))
+        version = PROTOCOL_VERSIONS.get(protocol)
         if version is not None:
             attributes["network.protocol.version"] = version
         agent = meta.get("HTTP_USER_AGENT")
@@ -255,24 +276,10 @@ class TelemetryMiddleware:
         else:
             on_span = attributes
         span = self.spans.start(_name(method), parent, SpanKind.SERVER, on_span)
-        token = context.attach(trace.set_span_in_context(span, parent))
-        profile = query_profile.QueryProfile() if self.queries is not None else None
-        profile_token = query_profile.current.set(profile) if profile is not None else None
-        active = (method, scheme)
-        _ACTIVE_REQUESTS.add(active, 1)
-        start = perf_counter()
-        status = 500
-        try:
-            response = self.get_response(request)
-            status = response.status_code
-            return response
-        finally:
-            elapsed = perf_counter() - start
-            _ACTIVE_REQUESTS.add(active, -1)
-            if profile_token is not None:
-                query_profile.current.reset(profile_token)
-            self._finish(request, span, attributes, status, elapsed, profile)
-            context.detach(token)
+        traced = _Traced(self, request, span, parent, attributes, (method, scheme))
+        if self.request_hook is not None:
+            run_hook("request_hook", self.request_hook, span, request)
+        return traced
 
     def _with_details(
         self, attributes: dict[str, str | int], query: str | None, original: str
@@ -286,16 +293,99 @@ class TelemetryMiddleware:
             details["http.request.method_original"] = original
         return details
 
-    def _finish(
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Django turns a view's exception into a 500 response; keep the exception for the span."""
+        setattr(request, _EXCEPTION, exception)
+
+
+async def _async_metrics_view(request: HttpRequest) -> HttpResponse:
+    """:func:`metrics_view` off the event loop: a scrape's rendering must not hold up other requests."""
+    return await sync_to_async(metrics_view, thread_sensitive=False)(request)
+
+
+class _Untraced:
+    """An excluded path: nothing below it (DB queries, outgoing calls) starts a trace either."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> _Untraced:
+        self.token = context.attach(context.set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        context.detach(self.token)
+
+    def respond(self, response: HttpResponse) -> HttpResponse:
+        return response
+
+
+class _Traced:
+    """One request in flight, from its span's start to its end: when the view's response is out, or when
+    its stream ends (:mod:`.streaming`). Made current as it is made, and left by the ``with`` block around
+    the view; its span is current while the view runs (and while the stream makes each chunk), its query
+    profile counts the view's queries."""
+
+    __slots__ = (
+        "active", "attributes", "context", "middleware", "profile", "profile_token", "request", "span",
+        "start", "status", "streaming", "token",
+    )  # fmt: skip
+
+    def __init__(
         self,
+        middleware: TelemetryMiddleware,
         request: HttpRequest,
         span: trace.Span,
+        parent: context.Context | None,
         attributes: dict[str, str | int],
-        status: int,
-        elapsed: float,
-        profile: query_profile.QueryProfile | None,
+        active: tuple[str, str],
     ) -> None:
-        """Closes the span; ``attributes`` (the span's start attributes) become the duration point's."""
+        self.middleware, self.request, self.span, self.attributes = middleware, request, span, attributes
+        self.context = trace.set_span_in_context(span, parent)
+        self.token = context.attach(self.context)
+        self.profile = query_profile.QueryProfile() if middleware.queries is not None else None
+        self.profile_token = query_profile.current.set(self.profile) if self.profile is not None else None
+        self.active: tuple[str, str] | None = active  # None once ended
+        _ACTIVE_REQUESTS.add(active, 1)
+        self.status = 500
+        self.streaming = False
+        self.start = perf_counter()
+
+    def __enter__(self) -> _Traced:
+        return self
+
+    def respond(self, response: HttpResponse) -> HttpResponse:
+        self.status = response.status_code
+        hook = self.middleware.response_hook
+        if hook is not None:
+            run_hook("response_hook", hook, self.span, self.request, response)
+        if response.streaming:
+            self.streaming = True
+            end_with_stream(response, self.end, self.context)  # type: ignore[arg-type]
+        return response
+
+    def __exit__(self, kind: object, failure: BaseException | None, traceback: object) -> None:
+        """Leaves the request's context; ends it unless its stream is still to be sent. ``failure`` is a
+        BaseException (a cancellation, an interrupt): Django makes a view's exception a 500 response."""
+        try:
+            if self.profile_token is not None:
+                query_profile.current.reset(self.profile_token)
+            if failure is not None or not self.streaming:
+                self.end(failure)
+        finally:
+            context.detach(self.token)
+
+    def end(self, failure: BaseException | None) -> None:
+        """Ends the span and records the duration, once; the span's start attributes become the duration
+        point's. ``failure``: what was raised past the view (by a stream, a cancellation), whatever the
+        status."""
+        active, self.active = self.active, None
+        if active is None:
+            return
+        elapsed = perf_counter() - self.start
+        _ACTIVE_REQUESTS.add(active, -1)
+        middleware, request, span, attributes, status = (
+            self.middleware, self.request, self.span, self.attributes, self.status,
+        )  # fmt: skip
         for span_only in SPAN_ONLY:
             attributes.pop(span_only, None)
         outcome: dict[str, str | int] = {"http.response.status_code": status}
@@ -304,18 +394,19 @@ class TelemetryMiddleware:
             outcome["http.route"] = route
             span.update_name(f"{_name(attributes['http.request.method'])} {route}")
         error = description = None
-        exception: BaseException | None = getattr(request, _EXCEPTION, None)
+        exception: BaseException | None = failure or getattr(request, _EXCEPTION, None)
         if exception is not None:
             error = outcome["error.type"] = type(exception).__qualname__
-            description = record_exception(span, exception, self.redactor) or None
+            description = record_exception(span, exception, middleware.redactor) or None
         elif status >= 500:
             error = outcome["error.type"] = str(status)
-        if error is not None and status >= 500:
+        if error is not None and (status >= 500 or failure is not None):
             # The exception's message, else nothing: the status code and error.type are attributes already.
             span.set_status(Status(StatusCode.ERROR, description))
         span.set_attributes(outcome)
-        if self.queries is not None and profile is not None and profile.total:
-            self.queries.report(profile, span, route)
+        profile = self.profile
+        if middleware.queries is not None and profile is not None and profile.total:
+            middleware.queries.report(profile, span, route)
         span.end()
         key = (
             attributes["http.request.method"],
@@ -326,8 +417,4 @@ class TelemetryMiddleware:
             error,
         )
         attributes.update(outcome)
-        self.durations.record(elapsed, key, attributes)
-
-    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
-        """Django turns a view's exception into a 500 response; keep the exception for the span."""
-        setattr(request, _EXCEPTION, exception)
+        middleware.durations.record(elapsed, key, attributes)
