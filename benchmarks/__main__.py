@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--docker-calls", type=int, default=3000, help="Docker calls per side; 0 skips them")
     parser.add_argument("--queue-jobs", type=int, default=queue.JOBS, help="queue-gauge jobs; 0 skips them")
     parser.add_argument("--log-records", type=int, default=20000, help="log records per step; 0 skips them")
+    parser.add_argument(
+        "--trace-store-rounds", type=int, default=5, help="trace explorer storage rounds; 0 skips them"
+    )
     args = parser.parse_args()
     modes = [mode for mode in dict.fromkeys(args.modes.split(",")) if mode]
     if not modes or not set(modes) <= set(report.MODES):
@@ -169,6 +172,11 @@ def main() -> None:
         print("\n" + extras.queue_section(args.queue_jobs), flush=True)
     if args.log_records:
         print("\n" + extras.logs_section(args.log_records), flush=True)
+    if args.trace_store_rounds:
+        rounds = str(args.trace_store_rounds)
+        print(
+            "\n" + _python(dict(os.environ), "-m", "benchmarks.trace_store", "--rounds", rounds), flush=True
+        )
 
 
 if __name__ == "__main__":
