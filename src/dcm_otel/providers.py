@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from dcm_otel import logs
@@ -172,7 +172,8 @@ def _describe_otlp(config: Config, signal: str) -> str:
 
 def span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     """A batch processor that hands spans over in batches of 64 (the SDK's default is 512), unless
-    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` says otherwise.
+    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` says otherwise: for the exporters that take span objects (console,
+    gRPC, the official encoder); dcm_otel's OTLP/HTTP encoder has its own processor, which keeps bytes.
 
     A span waiting in the queue outlives a few young-generation collections and gets promoted to the
     old generation, whose full collections walk the whole heap of a Django process: with 512-span batches
@@ -214,8 +215,16 @@ def _tracer_provider(config: Config, resource: Resource, described: list[str]) -
         provider.add_span_processor(processor)
     provider.add_span_processor(TraceStore())  # on or off by the settings' config, once Django is ready
     for exporter in _push_exporters(config, "traces", ConsoleSpanExporter, described):
-        provider.add_span_processor(span_processor(exporter))
+        provider.add_span_processor(_exporting_processor(exporter))
     return provider
+
+
+def _exporting_processor(exporter: SpanExporter) -> SpanProcessor:
+    """dcm_otel's encoder's own processor for its OTLP/HTTP exporter (spans encoded as they end, shipped
+    in batches of 512); any other exporter behind :func:`span_processor`."""
+    from dcm_otel._sdk import otlp_http_encoding
+
+    return otlp_http_encoding.span_processor(exporter) or span_processor(exporter)
 
 
 def _metric_readers(

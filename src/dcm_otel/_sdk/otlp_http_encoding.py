@@ -4,17 +4,20 @@ The exporters (:mod:`dcm_otel._sdk.otlp_http_exporters`) reuse the official ones
 size limit, shutdown flag and metrics. Checked once, when the first OTLP/HTTP exporter is made (so a
 process without OTLP never loads the exporter stack): those must be there, and a probe span and log
 record with every kind of field set must decode from our bytes to the official encoder's messages.
-Otherwise the official exporters are used as they are.
+Otherwise the official exporters are used as they are. Our span exporter comes with
+:func:`span_processor`, which encodes each span as it ends (dcm_otel.export.span_processor).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from dcm_otel._sdk.feature_check import FeatureCheck
 
 if TYPE_CHECKING:
     from dcm_otel._sdk.otlp_http_exporters import LogExporter, SpanExporter
+    from dcm_otel.export.span_processor import EncodedSpanProcessor
 
 
 def _probe() -> None:
@@ -34,3 +37,14 @@ def exporter_class(signal: str) -> type[SpanExporter] | type[LogExporter] | None
     from dcm_otel._sdk import otlp_http_exporters
 
     return otlp_http_exporters.SpanExporter if signal == "traces" else otlp_http_exporters.LogExporter
+
+
+def span_processor(exporter: object) -> EncodedSpanProcessor | None:
+    """The processor that encodes spans as they end, for our span exporter; None for any other (a
+    process whose exporters module was never imported has none of ours, and does not import it here)."""
+    exporters = sys.modules.get("dcm_otel._sdk.otlp_http_exporters")
+    if exporters is None or not isinstance(exporter, exporters.SpanExporter):
+        return None
+    from dcm_otel.export.span_processor import EncodedSpanProcessor
+
+    return EncodedSpanProcessor(exporter, exporters.span_batch_limits())

@@ -29,7 +29,7 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.propagation import set_span_in_context
@@ -38,6 +38,7 @@ from opentelemetry.util.types import AnyValue
 
 from dcm_otel._sdk.feature_check import probe_tracer_provider
 from dcm_otel._sdk.logs_sdk import LoggerProvider
+from dcm_otel.export.encoded_batches import BatchLimits
 from dcm_otel.export.log_encoding import LogEncoder
 from dcm_otel.export.trace_encoding import TraceEncoder
 
@@ -94,6 +95,24 @@ class SpanExporter(OTLPSpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return _send(self, "span", len(spans), lambda: self.encoder.encode(spans), SpanExportResult)
+
+    def send_encoded(self, count: int, data: bytes) -> SpanExportResult:
+        """POST ``count`` spans already encoded as an ``ExportTraceServiceRequest``
+        (:class:`~dcm_otel.export.span_processor.EncodedSpanProcessor`)."""
+        return _send(self, "span", count, lambda: data, SpanExportResult)
+
+
+def span_batch_limits() -> BatchLimits:
+    """``BatchSpanProcessor``'s settings as the SDK reads them from ``OTEL_BSP_*`` (a bad value is logged and
+    the default taken, as the SDK does); the batch never larger than the queue, which the SDK refuses."""
+    queue = BatchSpanProcessor._default_max_queue_size()  # type: ignore[no-untyped-call]
+    batch = BatchSpanProcessor._default_max_export_batch_size()  # type: ignore[no-untyped-call]
+    return BatchLimits(
+        schedule_delay=BatchSpanProcessor._default_schedule_delay_millis() / 1000,  # type: ignore[no-untyped-call]
+        max_queue_size=queue,
+        max_export_batch_size=min(batch, queue),
+        export_timeout=BatchSpanProcessor._default_export_timeout_millis() / 1000,  # type: ignore[no-untyped-call]
+    )
 
 
 class LogExporter(OTLPLogExporter):
@@ -159,7 +178,8 @@ def probe_log_record() -> ReadableLogRecord:
 
 
 def check() -> None:
-    """Raise unless the official exporters have what :func:`_send` uses and our encoding of a probe span and
+    """Raise unless the official exporters have what :func:`_send` uses, ``BatchSpanProcessor`` reads its
+    settings as :func:`span_batch_limits` expects, and our encoding of a probe span and
     log record decodes to the official encoder's messages."""
     for official in (OTLPSpanExporter, OTLPLogExporter):
         exporter = official(endpoint="http://127.0.0.1:9")  # never sends
@@ -171,6 +191,7 @@ def check() -> None:
                 raise TypeError(f"{official.__name__} has no shutdown flag")
         finally:
             exporter.shutdown()  # type: ignore[no-untyped-call]
+    span_batch_limits()
     span, record = probe_span(), probe_log_record()
     if ExportTraceServiceRequest.FromString(TraceEncoder().encode([span])) != encode_spans([span]):
         raise RuntimeError("a probe span is encoded differently from the official encoder's")
