@@ -1,7 +1,8 @@
 """(Issue 17) dcm_otel's OTLP encoder through the real collector: the same spans and log records, sent once
-by the official exporters and once by ours (told apart by the resource's service name), are decoded by the
-built collector's OTLP/HTTP receiver and written by its file exporter (OTLP JSON, the shipped debug
-overlay); every span and record is compared field by field."""
+by the official exporters, once by ours, and the spans once more through the span processor that encodes
+them as they end (told apart by the resource's service name), are decoded by the built collector's
+OTLP/HTTP receiver and written by its file exporter (OTLP JSON, the shipped debug overlay); every span and
+record is compared field by field."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_exporters
+from dcm_otel._sdk import otlp_http_encoding, otlp_http_exporters
 from dcm_otel.config import Config
 from tests import otlp_samples
 from tests.services._common import wait_until
@@ -22,6 +23,7 @@ from .configs import running_collector
 
 ARRIVAL_TIMEOUT = 30.0  # the file exporter flushes every second
 ENCODERS = ("official", "fast")
+SENDERS = (*ENCODERS, "processor")  # the processor: the fast encoder's span processor, spans only
 
 
 def test_the_collector_decodes_our_payloads_into_the_official_ones(
@@ -40,9 +42,14 @@ def test_the_collector_decodes_our_payloads_into_the_official_ones(
             assert logs.export(otlp_samples.log_records(encoder)).name == "SUCCESS"
             spans.shutdown()
             logs.shutdown()
+        _send_through_the_span_processor(collector.otlp_http)
         expected = {"spans": len(otlp_samples.spans("")), "logRecords": len(otlp_samples.log_records(""))}
+        expected_from = {"processor": {"spans": expected["spans"], "logRecords": 0}}
         arrived = wait_until(
-            lambda: all(len(items) == expected[kind] for (kind, _), items in _received(output).items()),
+            lambda: all(
+                len(items) == expected_from.get(sender, expected)[kind]
+                for (kind, sender), items in _received(output).items()
+            ),
             ARRIVAL_TIMEOUT,
             0.5,
         )
@@ -51,19 +58,30 @@ def test_the_collector_decodes_our_payloads_into_the_official_ones(
             collector.log_tail(),
         )
     received = _received(output)
-    for kind in ("spans", "logRecords"):
-        official, fast = received[kind, "official"], received[kind, "fast"]
-        assert sorted(official) == sorted(fast)
+    for kind, sender in (("spans", "fast"), ("logRecords", "fast"), ("spans", "processor")):
+        official, ours = received[kind, "official"], received[kind, sender]
+        assert sorted(official) == sorted(ours)
         for key in official:
-            assert list(_differences(official[key], fast[key])) == [], (kind, key)
+            assert list(_differences(official[key], ours[key])) == [], (kind, sender, key)
     _assert_the_tricky_values_arrived(received["spans", "fast"])
+    _assert_the_tricky_values_arrived(received["spans", "processor"])
     structured = received["logRecords", "fast"]["1"]["item"]["body"]["kvlistValue"]["values"]
     assert [kv["key"] for kv in structured] == ["message", "nested", "n"]
 
 
+def _send_through_the_span_processor(endpoint: str) -> None:
+    config = Config(otlp_endpoint=endpoint)
+    processor = otlp_http_encoding.span_processor(providers._otlp_exporter(config, "traces"))
+    assert processor is not None
+    for span in otlp_samples.spans("processor", all_sampled=True):
+        processor.on_end(span)
+    assert processor.force_flush(10_000)
+    processor.shutdown()
+
+
 def _received(path: Path) -> dict[Any, dict[str, Any]]:
-    """(kind, encoder) -> item key -> the item, with its resource (less the service name) and scope."""
-    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in ENCODERS}
+    """(kind, sender) -> item key -> the item, with its resource (less the service name) and scope."""
+    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in SENDERS}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for line in lines:
         request = json.loads(line)
@@ -73,11 +91,11 @@ def _received(path: Path) -> dict[Any, dict[str, Any]]:
         ):
             for resource_items in request.get(resources, []):
                 resource = resource_items["resource"]
-                encoder = _pop_attribute(resource, "service.name")
+                sender = _pop_attribute(resource, "service.name")
                 for scope_items in resource_items.get(scopes, []):
                     for item in scope_items.get(kind, []):
                         key = item.get("spanId") if kind == "spans" else _attribute(item, "record.index")
-                        found[kind, encoder][str(key)] = {
+                        found[kind, sender][str(key)] = {
                             "item": item,
                             "resource": resource,
                             "resource_schema": resource_items.get("schemaUrl"),
