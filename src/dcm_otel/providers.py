@@ -37,6 +37,7 @@ from dcm_otel._sdk.logs_sdk import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
     LoggerProvider,
+    LogRecordProcessor,
     otlp_log_exporter,
 )
 from dcm_otel._sdk.proxy_providers import logger_provider_unset, meter_provider_unset
@@ -221,7 +222,8 @@ def _tracer_provider(config: Config, resource: Resource, described: list[str]) -
 
 def _exporting_processor(exporter: SpanExporter) -> SpanProcessor:
     """dcm_otel's encoder's own processor for its OTLP/HTTP exporter (spans encoded as they end, shipped
-    in batches of 512); any other exporter behind :func:`span_processor`."""
+    in batches of ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, 512 by default); any other exporter behind
+    :func:`span_processor`."""
     from dcm_otel._sdk import otlp_http_encoding
 
     return otlp_http_encoding.span_processor(exporter) or span_processor(exporter)
@@ -257,9 +259,19 @@ def _meter_provider(
 def _logger_provider(config: Config, resource: Resource, described: list[str]) -> LoggerProvider:
     provider = LoggerProvider(resource=resource)
     for exporter in _push_exporters(config, "logs", ConsoleLogRecordExporter, described):
-        batch = _batch_size("BLRP", LOG_EXPORT_BATCH)
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, max_export_batch_size=batch))
+        provider.add_log_record_processor(_exporting_log_processor(exporter))
     return provider
+
+
+def _exporting_log_processor(exporter: Any) -> LogRecordProcessor:
+    """dcm_otel's encoder's own processor for its OTLP/HTTP exporter; any other exporter behind the SDK's
+    batch processor."""
+    from dcm_otel._sdk import otlp_http_encoding
+
+    batch = _batch_size("BLRP", LOG_EXPORT_BATCH)
+    return otlp_http_encoding.log_processor(exporter) or BatchLogRecordProcessor(
+        exporter, max_export_batch_size=batch
+    )
 
 
 def _summary(described: Sequence[str]) -> str:

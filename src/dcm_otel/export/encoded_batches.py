@@ -53,14 +53,16 @@ class _Batch:
     size: int = 0
 
 
-Send = Callable[[Groups, int], object]
+Send = Callable[[int, Groups], object]
 
 
 class EncodedBatches:
-    """Encoded items waiting for ``send(groups, count)``, which the worker thread calls once per batch."""
+    """Encoded items waiting for ``send(count, groups)``, which the worker thread calls once per batch;
+    ``queue_setting`` names the variable that sets the queue's size, for the warning."""
 
-    def __init__(self, what: str, limits: BatchLimits, send: Send) -> None:
+    def __init__(self, what: str, limits: BatchLimits, send: Send, queue_setting: str) -> None:
         self._what = what
+        self._queue_setting = queue_setting
         self._limits = limits
         self._send = send
         self.dropped = 0
@@ -119,13 +121,14 @@ class EncodedBatches:
 
     def drop_warning(self, reason: str) -> None:
         logger.warning(
-            "dcm_otel: dropping %s: %s (%d %s or %d bytes queued at most; OTEL_BSP_MAX_QUEUE_SIZE); "
+            "dcm_otel: dropping %s: %s (%d %s or %d bytes queued at most; %s); "
             "this is said once, the count is in the processor's `dropped`",
             self._what,
             reason,
             self._limits.max_queue_size,
             self._what,
             self._limits.max_queue_bytes,
+            self._queue_setting,
         )
 
     def _seal(self) -> None:
@@ -158,7 +161,7 @@ class EncodedBatches:
     def _ship(self, batch: _Batch) -> None:
         try:
             with suppress_instrumentation():  # the POST itself must not be traced
-                self._send(batch.groups, batch.items)
+                self._send(batch.items, batch.groups)
         except Exception:
             logger.exception("dcm_otel: exporting %d %s failed", batch.items, self._what)
 

@@ -1,6 +1,7 @@
-"""The span processor of the fast OTLP/HTTP path (dcm_otel.export.span_processor): what it POSTs equals the
-official encoder's messages; it keeps the BatchSpanProcessor's semantics (sampled spans only, OTEL_BSP_*,
-flush and shutdown within their timeouts, fork safety); it is bounded when the backend is slow or gone."""
+"""The span and log record processors of the fast OTLP/HTTP path (dcm_otel.export.processors): what they
+POST equals the official encoder's messages; they keep the SDK batch processors' semantics (sampled spans
+only, OTEL_BSP_* / OTEL_BLRP_*, flush and shutdown within their timeouts, fork safety); they are bounded
+when the backend is slow or gone."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -24,7 +33,8 @@ from dcm_otel import providers
 from dcm_otel._sdk import otlp_http_exporters
 from dcm_otel.config import Config
 from dcm_otel.export.encoded_batches import BatchLimits
-from dcm_otel.export.span_processor import EncodedSpanProcessor
+from dcm_otel.export.processors import EncodedLogRecordProcessor, EncodedSpanProcessor
+from tests import otlp_samples
 from tests.otlp_receiver import OtlpReceiver, start_receiver
 from tests.test_otlp_encoding import EXAMPLES
 from tests.test_otlp_encoding import spans as any_spans
@@ -180,29 +190,68 @@ def test_shutdown_delivers_what_is_buffered_and_then_takes_nothing(receiver: Otl
 # ---- the OTEL_BSP_* settings and the wiring
 
 
-def test_the_bsp_settings_are_read_as_the_sdk_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert otlp_http_exporters.span_batch_limits() == BatchLimits(5.0, 2048, 512, 30.0)
-    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "250")
-    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "100")
-    monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "1000")
-    monkeypatch.setenv("OTEL_BSP_EXPORT_TIMEOUT", "2000")
-    assert otlp_http_exporters.span_batch_limits() == BatchLimits(0.25, 100, 100, 2.0)
-
-
-@pytest.mark.parametrize(("settings", "expected"), [
-    ({}, EncodedSpanProcessor),
-    ({"otlp_encoder": "official"}, BatchSpanProcessor),
-    ({"otlp_protocol": "grpc"}, BatchSpanProcessor),
-    ({"traces_exporter": ("console",)}, BatchSpanProcessor),
-])  # fmt: skip
-def test_the_processor_replaces_the_batch_processor_only_on_the_fast_http_path(
-    settings: dict[str, Any], expected: type
+@pytest.mark.parametrize(
+    ("processor", "prefix"), [(BatchSpanProcessor, "BSP"), (BatchLogRecordProcessor, "BLRP")]
+)
+def test_the_batch_settings_are_read_as_the_sdk_reads_them(
+    monkeypatch: pytest.MonkeyPatch, processor: type, prefix: str
 ) -> None:
-    config = Config(otlp_endpoint="http://127.0.0.1:4318", **{"traces_exporter": ("otlp",), **settings})
-    provider = providers._tracer_provider(config, Resource({}), [])
-    exporting = provider._active_span_processor._span_processors[-1]
-    assert type(exporting) is expected
+    assert otlp_http_exporters.batch_limits(processor) == BatchLimits(
+        5.0 if prefix == "BSP" else 1.0, 2048, 512, 30.0
+    )
+    monkeypatch.setenv(f"OTEL_{prefix}_SCHEDULE_DELAY", "250")
+    monkeypatch.setenv(f"OTEL_{prefix}_MAX_QUEUE_SIZE", "100")
+    monkeypatch.setenv(f"OTEL_{prefix}_MAX_EXPORT_BATCH_SIZE", "1000")
+    monkeypatch.setenv(f"OTEL_{prefix}_EXPORT_TIMEOUT", "2000")
+    assert otlp_http_exporters.batch_limits(processor) == BatchLimits(0.25, 100, 100, 2.0)
+
+
+CONSOLE = {"traces_exporter": ("console",), "logs_exporter": ("console",)}
+
+
+@pytest.mark.parametrize(("settings", "spans", "logs"), [
+    ({}, EncodedSpanProcessor, EncodedLogRecordProcessor),
+    ({"otlp_encoder": "official"}, BatchSpanProcessor, BatchLogRecordProcessor),
+    ({"otlp_protocol": "grpc"}, BatchSpanProcessor, BatchLogRecordProcessor),
+    (CONSOLE, BatchSpanProcessor, BatchLogRecordProcessor),
+])  # fmt: skip
+def test_the_processors_replace_the_batch_processors_only_on_the_fast_http_path(
+    settings: dict[str, Any], spans: type, logs: type
+) -> None:
+    config = Config(
+        otlp_endpoint="http://127.0.0.1:4318",
+        **{"traces_exporter": ("otlp",), "logs_exporter": ("otlp",), **settings},
+    )
+    tracer_provider = providers._tracer_provider(config, Resource({}), [])
+    logger_provider = providers._logger_provider(config, Resource({}), [])
+    assert type(tracer_provider._active_span_processor._span_processors[-1]) is spans
+    assert type(logger_provider._multi_log_record_processor._log_record_processors[-1]) is logs
+    tracer_provider.shutdown()
+    logger_provider.shutdown()
+
+
+# ---- log records
+
+
+def test_log_records_posted_decode_to_the_official_encoders_messages(receiver: OtlpReceiver) -> None:
+    """Records emitted through a real LoggerProvider: what our processor POSTs is what the official encoder
+    builds for the records the SDK hands an exporter."""
+    exporter = otlp_http_exporters.LogExporter(endpoint=f"{receiver.endpoint}/v1/logs")
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    kept = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    provider = LoggerProvider(resource=Resource({"service.name": "shop"}), shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(kept))
+    loggers = [provider.get_logger("django.request"), provider.get_logger("dcm_otel", "1.0", "https://s")]
+    for index, record in enumerate(otlp_samples.log_records("shop")):
+        loggers[index % 2].emit(record.log_record)
+    assert processor.force_flush(5000)
     provider.shutdown()
+    with receiver.lock:
+        (request,) = receiver.received["/v1/logs"]
+    assert isinstance(request, ExportLogsServiceRequest)
+    assert request == encode_logs(kept.get_finished_logs())
+    assert len(receiver.logs()) == len(otlp_samples.log_records("shop"))
 
 
 # ---- bounds
