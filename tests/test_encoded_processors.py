@@ -5,6 +5,7 @@ when the backend is slow or gone."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -177,11 +178,15 @@ def test_the_schedule_delay_sends_without_a_flush(receiver: OtlpReceiver) -> Non
     processor.shutdown()
 
 
-def test_shutdown_delivers_what_is_buffered_and_then_takes_nothing(receiver: OtlpReceiver) -> None:
+def test_shutdown_delivers_what_is_buffered_and_then_takes_nothing(
+    receiver: OtlpReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
     processor = _processor(f"{receiver.endpoint}/v1/traces")
     for span in _simple_spans(5):
         processor.on_end(span)
     processor.shutdown()
+    processor.shutdown()  # a second call (the provider's, after ours) does nothing, says nothing
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     processor.on_end(_simple_spans(1)[0])
     assert not processor.force_flush(1000)
     assert len(receiver.spans()) == 5

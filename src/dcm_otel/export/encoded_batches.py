@@ -176,13 +176,13 @@ class EncodedBatches:
             return self._lock.wait_for(lambda: self._flushed >= wanted, timeout)
 
     def shutdown(self, timeout: float) -> bool:
-        """Stop taking items, ship what is buffered; whether that ended within ``timeout`` seconds (if not,
-        the daemon thread goes on until the exporter, shut down next, refuses)."""
+        """Stop taking items and ship what is buffered, within ``timeout`` seconds (past it, the daemon thread
+        goes on until the exporter, shut down next, refuses); False when already stopped."""
         with self._lock:
             if self._stopping:
-                return True
+                return False
             self._stopping = True
             self._lock.notify()
         if self._worker.is_alive():
             self._worker.join(timeout)
-        return not self._worker.is_alive()
+        return True

@@ -77,9 +77,9 @@ class _Shipping:
         return self._batches.force_flush(timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        """Within the export timeout setting; then the exporter's shutdown ends any retry."""
-        self._batches.shutdown(self._limits.export_timeout)
-        self._exporter.shutdown()
+        """Within the export timeout setting; then the exporter's shutdown ends any retry. Once."""
+        if self._batches.shutdown(self._limits.export_timeout):
+            self._exporter.shutdown()
 
 
 class EncodedSpanProcessor(_Shipping, SpanProcessor):
