@@ -73,9 +73,10 @@ def _attributes(values: dict[str, Any], maxlen: int | None = None) -> BoundedAtt
     return BoundedAttributes(maxlen, values, immutable=True)
 
 
-def spans(service_name: str) -> list[ReadableSpan]:
+def spans(service_name: str, all_sampled: bool = False) -> list[ReadableSpan]:
     """One span per kind and status, with events, links, a remote parent, trace state and flags, dropped
-    attributes, events and links, and every tricky value."""
+    attributes, events and links, and every tricky value; every other one unsampled unless ``all_sampled``
+    (a span processor sends only sampled spans; OTLP carries no trace flags, so the bytes are the same)."""
     owner = resource(service_name)
     remote_parent = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, True,
                                 TraceFlags(TraceFlags.SAMPLED), TRACE_STATE)  # fmt: skip
@@ -85,6 +86,7 @@ def spans(service_name: str) -> list[ReadableSpan]:
         zip(SpanKind, [*StatusCode, StatusCode.ERROR, StatusCode.OK], strict=True)
     ):
         trace_id = remote_parent.trace_id if index % 2 == 0 else INT64_MAX * 2 + index
+        flags = TraceFlags(TraceFlags.SAMPLED if all_sampled else index % 2)
         events = [
             Event("dcm.db.repeated_query", _attributes(everything), 1_700_000_000_000_000_000 + index),
             Event("é event, attributes dropped", _attributes({"a": 1, "b": 2, "c": 3}, maxlen=1), 1),
@@ -98,7 +100,7 @@ def spans(service_name: str) -> list[ReadableSpan]:
         made.append(
             ReadableSpan(
                 name=["GET /shop/products/<int:pk>/", "", "SELECT shop_product", "é" * 300, "send"][index],
-                context=SpanContext(trace_id, 0x1000 + index, False, TraceFlags(index % 2), TRACE_STATE),
+                context=SpanContext(trace_id, 0x1000 + index, False, flags, TRACE_STATE),
                 parent=[remote_parent, None, SpanContext(trace_id, 0x99, False)][index % 3],
                 resource=owner,
                 attributes=_attributes(

@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from dcm_otel import logs
@@ -37,6 +37,7 @@ from dcm_otel._sdk.logs_sdk import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
     LoggerProvider,
+    LogRecordProcessor,
     otlp_log_exporter,
 )
 from dcm_otel._sdk.proxy_providers import logger_provider_unset, meter_provider_unset
@@ -172,7 +173,8 @@ def _describe_otlp(config: Config, signal: str) -> str:
 
 def span_processor(exporter: SpanExporter) -> BatchSpanProcessor:
     """A batch processor that hands spans over in batches of 64 (the SDK's default is 512), unless
-    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` says otherwise.
+    ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` says otherwise: for the exporters that take span objects (console,
+    gRPC, the official encoder); dcm_otel's OTLP/HTTP encoder has its own processor, which keeps bytes.
 
     A span waiting in the queue outlives a few young-generation collections and gets promoted to the
     old generation, whose full collections walk the whole heap of a Django process: with 512-span batches
@@ -214,8 +216,17 @@ def _tracer_provider(config: Config, resource: Resource, described: list[str]) -
         provider.add_span_processor(processor)
     provider.add_span_processor(TraceStore())  # on or off by the settings' config, once Django is ready
     for exporter in _push_exporters(config, "traces", ConsoleSpanExporter, described):
-        provider.add_span_processor(span_processor(exporter))
+        provider.add_span_processor(_exporting_processor(exporter))
     return provider
+
+
+def _exporting_processor(exporter: SpanExporter) -> SpanProcessor:
+    """dcm_otel's encoder's own processor for its OTLP/HTTP exporter (spans encoded as they end, shipped
+    in batches of ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, 512 by default); any other exporter behind
+    :func:`span_processor`."""
+    from dcm_otel._sdk import otlp_http_encoding
+
+    return otlp_http_encoding.span_processor(exporter) or span_processor(exporter)
 
 
 def _metric_readers(
@@ -248,9 +259,19 @@ def _meter_provider(
 def _logger_provider(config: Config, resource: Resource, described: list[str]) -> LoggerProvider:
     provider = LoggerProvider(resource=resource)
     for exporter in _push_exporters(config, "logs", ConsoleLogRecordExporter, described):
-        batch = _batch_size("BLRP", LOG_EXPORT_BATCH)
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter, max_export_batch_size=batch))
+        provider.add_log_record_processor(_exporting_log_processor(exporter))
     return provider
+
+
+def _exporting_log_processor(exporter: Any) -> LogRecordProcessor:
+    """dcm_otel's encoder's own processor for its OTLP/HTTP exporter; any other exporter behind the SDK's
+    batch processor."""
+    from dcm_otel._sdk import otlp_http_encoding
+
+    batch = _batch_size("BLRP", LOG_EXPORT_BATCH)
+    return otlp_http_encoding.log_processor(exporter) or BatchLogRecordProcessor(
+        exporter, max_export_batch_size=batch
+    )
 
 
 def _summary(described: Sequence[str]) -> str:

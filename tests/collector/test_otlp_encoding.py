@@ -1,7 +1,8 @@
 """(Issue 17) dcm_otel's OTLP encoder through the real collector: the same spans and log records, sent once
-by the official exporters and once by ours (told apart by the resource's service name), are decoded by the
-built collector's OTLP/HTTP receiver and written by its file exporter (OTLP JSON, the shipped debug
-overlay); every span and record is compared field by field."""
+by the official exporters, once by ours, and once more through the processors that encode each item as it
+ends or is emitted (told apart by the resource's service name), are decoded by the built collector's
+OTLP/HTTP receiver and written by its file exporter (OTLP JSON, the shipped debug overlay); every span and
+record is compared field by field."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_exporters
+from dcm_otel._sdk import otlp_http_encoding, otlp_http_exporters
 from dcm_otel.config import Config
 from tests import otlp_samples
 from tests.services._common import wait_until
@@ -22,6 +23,7 @@ from .configs import running_collector
 
 ARRIVAL_TIMEOUT = 30.0  # the file exporter flushes every second
 ENCODERS = ("official", "fast")
+SENDERS = (*ENCODERS, "processor")  # the processor: the fast encoder's span and log record processors
 
 
 def test_the_collector_decodes_our_payloads_into_the_official_ones(
@@ -40,6 +42,7 @@ def test_the_collector_decodes_our_payloads_into_the_official_ones(
             assert logs.export(otlp_samples.log_records(encoder)).name == "SUCCESS"
             spans.shutdown()
             logs.shutdown()
+        _send_through_the_processors(collector.otlp_http)
         expected = {"spans": len(otlp_samples.spans("")), "logRecords": len(otlp_samples.log_records(""))}
         arrived = wait_until(
             lambda: all(len(items) == expected[kind] for (kind, _), items in _received(output).items()),
@@ -51,19 +54,36 @@ def test_the_collector_decodes_our_payloads_into_the_official_ones(
             collector.log_tail(),
         )
     received = _received(output)
-    for kind in ("spans", "logRecords"):
-        official, fast = received[kind, "official"], received[kind, "fast"]
-        assert sorted(official) == sorted(fast)
+    for kind, sender in [(kind, sender) for kind in ("spans", "logRecords") for sender in SENDERS[1:]]:
+        official, ours = received[kind, "official"], received[kind, sender]
+        assert sorted(official) == sorted(ours)
         for key in official:
-            assert list(_differences(official[key], fast[key])) == [], (kind, key)
+            assert list(_differences(official[key], ours[key])) == [], (kind, sender, key)
     _assert_the_tricky_values_arrived(received["spans", "fast"])
-    structured = received["logRecords", "fast"]["1"]["item"]["body"]["kvlistValue"]["values"]
-    assert [kv["key"] for kv in structured] == ["message", "nested", "n"]
+    _assert_the_tricky_values_arrived(received["spans", "processor"])
+    for sender in SENDERS[1:]:
+        structured = received["logRecords", sender]["1"]["item"]["body"]["kvlistValue"]["values"]
+        assert [kv["key"] for kv in structured] == ["message", "nested", "n"]
+
+
+def _send_through_the_processors(endpoint: str) -> None:
+    config = Config(otlp_endpoint=endpoint)
+    spans = otlp_http_encoding.span_processor(providers._otlp_exporter(config, "traces"))
+    logs = otlp_http_encoding.log_processor(providers._otlp_exporter(config, "logs"))
+    assert spans is not None
+    assert logs is not None
+    for span in otlp_samples.spans("processor", all_sampled=True):
+        spans.on_end(span)
+    for record in otlp_samples.log_records("processor"):
+        logs.on_emit(record)  # type: ignore[arg-type]  # what the encoder reads of a ReadWriteLogRecord
+    for processor in (spans, logs):
+        assert processor.force_flush(10_000)
+        processor.shutdown()
 
 
 def _received(path: Path) -> dict[Any, dict[str, Any]]:
-    """(kind, encoder) -> item key -> the item, with its resource (less the service name) and scope."""
-    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in ENCODERS}
+    """(kind, sender) -> item key -> the item, with its resource (less the service name) and scope."""
+    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in SENDERS}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for line in lines:
         request = json.loads(line)
@@ -73,11 +93,11 @@ def _received(path: Path) -> dict[Any, dict[str, Any]]:
         ):
             for resource_items in request.get(resources, []):
                 resource = resource_items["resource"]
-                encoder = _pop_attribute(resource, "service.name")
+                sender = _pop_attribute(resource, "service.name")
                 for scope_items in resource_items.get(scopes, []):
                     for item in scope_items.get(kind, []):
                         key = item.get("spanId") if kind == "spans" else _attribute(item, "record.index")
-                        found[kind, encoder][str(key)] = {
+                        found[kind, sender][str(key)] = {
                             "item": item,
                             "resource": resource,
                             "resource_schema": resource_items.get("schemaUrl"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     ConsoleLogRecordExporter,
@@ -15,6 +15,7 @@ from opentelemetry.sdk._logs.export import (
 # For types only: the class is recent, and importing this module must not fail on an SDK without it.
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadableLogRecord as ReadableLogRecord
+    from opentelemetry.sdk._logs import ReadWriteLogRecord as ReadWriteLogRecord
 
 try:  # contrib 0.65b0 gave the level mapping a public home
     from opentelemetry.instrumentation.log_utils import std_to_otel
@@ -25,6 +26,7 @@ __all__ = [
     "BatchLogRecordProcessor",
     "ConsoleLogRecordExporter",
     "LogRecordExporter",
+    "LogRecordProcessor",
     "LoggerProvider",
     "otlp_log_exporter",
     "std_to_otel",

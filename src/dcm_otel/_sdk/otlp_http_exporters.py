@@ -23,13 +23,14 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
     InMemoryLogRecordExporter,
     LogRecordExportResult,
     SimpleLogRecordProcessor,
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.semconv.attributes.http_attributes import HTTP_RESPONSE_STATUS_CODE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.propagation import set_span_in_context
@@ -38,7 +39,9 @@ from opentelemetry.util.types import AnyValue
 
 from dcm_otel._sdk.feature_check import probe_tracer_provider
 from dcm_otel._sdk.logs_sdk import LoggerProvider
+from dcm_otel.export.encoded_batches import BatchLimits
 from dcm_otel.export.log_encoding import LogEncoder
+from dcm_otel.export.otlp_wire import Groups
 from dcm_otel.export.trace_encoding import TraceEncoder
 
 logger = logging.getLogger("opentelemetry.exporter.otlp.proto.http")  # where the official exporters log
@@ -95,6 +98,11 @@ class SpanExporter(OTLPSpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return _send(self, "span", len(spans), lambda: self.encoder.encode(spans), SpanExportResult)
 
+    def send_encoded(self, count: int, groups: Groups) -> SpanExportResult:
+        """POST ``count`` spans already encoded one by one and grouped
+        (:class:`~dcm_otel.export.processors.EncodedSpanProcessor`)."""
+        return _send(self, "span", count, lambda: self.encoder.request(groups), SpanExportResult)
+
 
 class LogExporter(OTLPLogExporter):
     """``OTLPLogExporter`` with :class:`~dcm_otel.export.log_encoding.LogEncoder`."""
@@ -105,6 +113,25 @@ class LogExporter(OTLPLogExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return _send(self, "logs", len(batch), lambda: self.encoder.encode(batch), LogRecordExportResult)
+
+    def send_encoded(self, count: int, groups: Groups) -> LogRecordExportResult:
+        """POST ``count`` log records already encoded one by one and grouped
+        (:class:`~dcm_otel.export.processors.EncodedLogRecordProcessor`)."""
+        return _send(self, "logs", count, lambda: self.encoder.request(groups), LogRecordExportResult)
+
+
+def batch_limits(processor: type[BatchSpanProcessor] | type[BatchLogRecordProcessor]) -> BatchLimits:
+    """The settings of the SDK's batch ``processor`` as it reads them from ``OTEL_BSP_*`` / ``OTEL_BLRP_*``
+    (a bad value is logged and the default taken, as the SDK does); the batch never larger than the queue,
+    which the SDK refuses."""
+    queue = processor._default_max_queue_size()  # type: ignore[no-untyped-call]
+    batch = processor._default_max_export_batch_size()  # type: ignore[no-untyped-call]
+    return BatchLimits(
+        schedule_delay=processor._default_schedule_delay_millis() / 1000,  # type: ignore[no-untyped-call]
+        max_queue_size=queue,
+        max_export_batch_size=min(batch, queue),
+        export_timeout=processor._default_export_timeout_millis() / 1000,  # type: ignore[no-untyped-call]
+    )
 
 
 PROBE_ATTRIBUTES: dict[str, AnyValue] = {
@@ -159,7 +186,8 @@ def probe_log_record() -> ReadableLogRecord:
 
 
 def check() -> None:
-    """Raise unless the official exporters have what :func:`_send` uses and our encoding of a probe span and
+    """Raise unless the official exporters have what :func:`_send` uses, the SDK's batch processors read their
+    settings as :func:`batch_limits` expects, and our encoding of a probe span and
     log record decodes to the official encoder's messages."""
     for official in (OTLPSpanExporter, OTLPLogExporter):
         exporter = official(endpoint="http://127.0.0.1:9")  # never sends
@@ -171,6 +199,8 @@ def check() -> None:
                 raise TypeError(f"{official.__name__} has no shutdown flag")
         finally:
             exporter.shutdown()  # type: ignore[no-untyped-call]
+    batch_limits(BatchSpanProcessor)
+    batch_limits(BatchLogRecordProcessor)
     span, record = probe_span(), probe_log_record()
     if ExportTraceServiceRequest.FromString(TraceEncoder().encode([span])) != encode_spans([span]):
         raise RuntimeError("a probe span is encoded differently from the official encoder's")

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 from dcm_otel._sdk.span_fields import span_fields
 
 if TYPE_CHECKING:
-    from dcm_otel._sdk.logs_sdk import ReadableLogRecord
+    from dcm_otel._sdk.logs_sdk import ReadableLogRecord, ReadWriteLogRecord
 
 from dcm_otel.export.otlp_wire import (
     FIXED32,
     FIXED64,
     AttributeEncoder,
+    Groups,
     any_value,
     delimited,
     number,
@@ -26,16 +27,22 @@ from dcm_otel.export.otlp_wire import (
 
 
 class LogEncoder:
-    """One per exporter; it keeps the encoded attribute pairs of earlier batches (bounded)."""
+    """One per exporter; it keeps the encoded attribute pairs of earlier batches (bounded). Shared between
+    threads like :class:`~dcm_otel.export.trace_encoding.TraceEncoder`."""
 
     def __init__(self) -> None:
         self._values = AttributeEncoder()
         self._plain = span_fields().plain
 
     def encode(self, batch: Sequence[ReadableLogRecord]) -> bytes:
-        return request(self._values, batch, self._record)
+        return request(self._values, batch, self.record)
 
-    def _record(self, readable: ReadableLogRecord) -> bytes:
+    def request(self, groups: Groups) -> bytes:
+        """The request for records already encoded one by one (:meth:`record`) and grouped."""
+        return groups.request(self._values)
+
+    def record(self, readable: ReadableLogRecord | ReadWriteLogRecord) -> bytes:
+        """One log record, length-prefixed, without its tag."""
         record = readable.log_record
         timestamp, observed = record.timestamp, record.observed_timestamp
         severity = record.severity_number

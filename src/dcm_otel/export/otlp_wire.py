@@ -190,37 +190,50 @@ Scopes = dict[InstrumentationScope | None, list[bytes]]
 _OWNERS = attrgetter("resource", "instrumentation_scope")
 
 
-def request(values: AttributeEncoder, items: Iterable[Item], encode: Callable[[Item], bytes]) -> bytes:
-    """An export request: ``items`` grouped by resource, then by scope, in first-seen order as the official
-    encoder groups them (equal resources, and equal scopes, share a group), each item as ``encode`` makes it
-    (length-prefixed, without its tag). At every level the repeated field is number 2, the schema URL 3.
+class Groups:
+    """Encoded items grouped by resource, then by scope, in first-seen order as the official encoder groups
+    them (equal resources, and equal scopes, share a group); :meth:`request` makes the export request.
 
     Items are looked up by the identity of their resource and scope (the same few objects batch after
     batch), not by ``Resource.__hash__``, which serialises the attributes to JSON on every call."""
-    resources: list[tuple[Resource, Scopes]] = []
-    slots: dict[tuple[int, int], list[bytes]] = {}
-    for item in items:
-        resource, scope = _OWNERS(item)
+
+    def __init__(self) -> None:
+        self._resources: list[tuple[Resource, Scopes]] = []
+        self._slots: dict[tuple[int, int], list[bytes]] = {}
+
+    def add(self, resource: Resource, scope: InstrumentationScope | None, encoded: bytes) -> None:
+        """``encoded``: an item, length-prefixed, without its tag."""
         scope = scope or None
-        slot = slots.get((id(resource), id(scope)))
+        slot = self._slots.get((id(resource), id(scope)))
         if slot is None:
-            scopes = next((s for r, s in resources if r == resource), None)
+            scopes = next((s for r, s in self._resources if r == resource), None)
             if scopes is None:
                 scopes = {}
-                resources.append((resource, scopes))
-            slot = slots[id(resource), id(scope)] = scopes.setdefault(scope, [])
-        slot.append(encode(item))
-    return b"".join(
-        [
-            delimited(
-                b"\x0a",
-                resource_block(values, resource)
-                + b"".join([_scope_items(values, scope, encoded) for scope, encoded in scopes.items()])
-                + text(b"\x1a", resource.schema_url),
-            )
-            for resource, scopes in resources
-        ]
-    )
+                self._resources.append((resource, scopes))
+            slot = self._slots[id(resource), id(scope)] = scopes.setdefault(scope, [])
+        slot.append(encoded)
+
+    def request(self, values: AttributeEncoder) -> bytes:
+        """The export request; at every level the repeated field is number 2, the schema URL 3."""
+        return b"".join(
+            [
+                delimited(
+                    b"\x0a",
+                    resource_block(values, resource)
+                    + b"".join([_scope_items(values, scope, encoded) for scope, encoded in scopes.items()])
+                    + text(b"\x1a", resource.schema_url),
+                )
+                for resource, scopes in self._resources
+            ]
+        )
+
+
+def request(values: AttributeEncoder, items: Iterable[Item], encode: Callable[[Item], bytes]) -> bytes:
+    """An export request: ``items`` grouped (:class:`Groups`), each as ``encode`` makes it."""
+    groups = Groups()
+    for item in items:
+        groups.add(*_OWNERS(item), encode(item))
+    return groups.request(values)
 
 
 def _scope_items(values: AttributeEncoder, scope: InstrumentationScope | None, encoded: list[bytes]) -> bytes:

@@ -16,6 +16,7 @@ from dcm_otel.export.otlp_wire import (
     FIXED32,
     FIXED64,
     AttributeEncoder,
+    Groups,
     delimited,
     number,
     request,
@@ -37,16 +38,24 @@ _UNSET_STATUS = b"\x7a\x00"  # Span.status (15) is always sent, empty when unset
 
 
 class TraceEncoder:
-    """One per exporter; it keeps the encoded attribute pairs of earlier batches (bounded)."""
+    """One per exporter; it keeps the encoded attribute pairs of earlier batches (bounded). Safe to share
+    between threads under the GIL (the span processor encodes in the threads that end spans): the pair
+    cache is a dict read and written whole entries at a time, and a lost update of its byte count only
+    moves the moment it is cleared."""
 
     def __init__(self) -> None:
         self._values = AttributeEncoder()
         self._fields = span_fields()
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
-        return request(self._values, spans, self._span)
+        return request(self._values, spans, self.span)
 
-    def _span(self, span: ReadableSpan) -> bytes:
+    def request(self, groups: Groups) -> bytes:
+        """The request for spans already encoded one by one (:meth:`span`) and grouped."""
+        return groups.request(self._values)
+
+    def span(self, span: ReadableSpan) -> bytes:
+        """One span, length-prefixed, without its tag."""
         fields = self._fields
         context = span.context
         parent = span.parent
