@@ -31,6 +31,7 @@ from packaging.version import Version
 from dcm_otel._sdk import (
     bound_histograms,
     feature_checks,
+    otlp_http_encoding,
     preset_ids,
     proxy_providers,
     span_processor_order,
@@ -46,7 +47,11 @@ from dcm_otel.providers import EXEMPLAR_FILTERS, build_sampler
 SDK = Version(version("opentelemetry-sdk"))
 #: The first SDK release with the internals a shortcut reads (docs/compatibility.md); on older ones its
 #: check fails and the public path runs. The other shortcuts read what every SDK in our range has.
-FAST_SINCE = {"span starter": Version("1.42"), "bound histograms": Version("1.45")}
+FAST_SINCE = {
+    "span starter": Version("1.42"),
+    "bound histograms": Version("1.45"),
+    "OTLP encoder": Version("1.45"),  # the exporters' request size limit, HTTP client and metrics
+}
 
 
 def fast_on_this_sdk(name: str) -> bool:
@@ -284,7 +289,9 @@ def test_dcm_otel_defaults_take_both_shortcuts() -> None:
     assert _points(reader)[0][2][:2] == (2, 3.0)
 
 
-FEATURES = {feature.name: feature for feature in feature_checks()}  # what check_features() runs at startup
+STARTUP = [feature.name for feature in feature_checks()]  # what check_features() runs at startup
+# ... and the OTLP encoder's, run when the first OTLP exporter is made.
+FEATURES = {feature.name: feature for feature in (*feature_checks(), otlp_http_encoding.FEATURE)}
 
 
 @pytest.mark.parametrize("name", FEATURES)
@@ -430,8 +437,8 @@ def test_init_runs_every_feature_check_at_startup() -> None:
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == repr({name: fast_on_this_sdk(name) for name in FEATURES})
+    assert result.stdout.strip() == repr({name: fast_on_this_sdk(name) for name in STARTUP})
     said_off = [line for line in result.stderr.splitlines() if "SDK shortcut" in line]
     assert [line.split(" is off ")[0] for line in said_off] == [
-        f"dcm_otel INFO dcm_otel: SDK shortcut {name}" for name in FEATURES if not fast_on_this_sdk(name)
+        f"dcm_otel INFO dcm_otel: SDK shortcut {name}" for name in STARTUP if not fast_on_this_sdk(name)
     ]

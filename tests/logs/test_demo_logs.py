@@ -23,6 +23,7 @@ BANNER = (
     "  metrics ",
     "  health ",
     "  live ",
+    "  traces ",
     "Ctrl-C stops ",
 )
 

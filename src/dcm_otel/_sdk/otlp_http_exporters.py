@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http._common import RequestPayloadTooLargeError, _is_request_too_large
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -43,6 +42,14 @@ from dcm_otel.export.encoded_batches import BatchLimits
 from dcm_otel.export.log_encoding import LogEncoder
 from dcm_otel.export.otlp_wire import Groups
 from dcm_otel.export.trace_encoding import TraceEncoder
+
+try:  # the exporters' request size limit, with the HTTP client and metrics _send uses: exporters 1.45+
+    from opentelemetry.exporter.otlp.proto.http._common import (
+        RequestPayloadTooLargeError,
+        _is_request_too_large,
+    )
+except ImportError:  # older exporters: check() fails, and the official exporters are used
+    RequestPayloadTooLargeError = _is_request_too_large = None  # type: ignore[assignment,misc]
 
 logger = logging.getLogger("opentelemetry.exporter.otlp.proto.http")  # where the official exporters log
 
@@ -189,6 +196,8 @@ def check() -> None:
     """Raise unless the official exporters have what :func:`_send` uses, the SDK's batch processors read their
     settings as :func:`batch_limits` expects, and our encoding of a probe span and
     log record decodes to the official encoder's messages."""
+    if _is_request_too_large is None:
+        raise ImportError("the OTLP/HTTP exporters predate their request size limit (1.45)")
     for official in (OTLPSpanExporter, OTLPLogExporter):
         exporter = official(endpoint="http://127.0.0.1:9")  # never sends
         try:
