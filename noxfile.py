@@ -43,9 +43,10 @@ COMPAT_TESTS = [
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs. The collector's
-    end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them."""
+    end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them. The
+    bench extra too: the benchmark's smoke tests run django-prometheus and contrib's ASGI path."""
     session.run("bash", "scripts/install-services.sh", external=True)
-    session.install("-e", ".[test]", "-e", "./devtools")
+    session.install("-e", ".[test,bench]", "-e", "./devtools")
     args = session.posargs or ["--ignore=tests/collector"]
     session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})
 

