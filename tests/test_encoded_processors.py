@@ -273,7 +273,8 @@ def test_more_spans_than_the_queue_are_dropped_counted_and_warned_once(
         start = time.perf_counter()
         processor.on_end(span)
         took.append(time.perf_counter() - start)
-    assert 4900 <= processor.dropped <= 5000 - 100 + 50  # a batch may be on its way out
+    # the queue's 100, plus the one batch of 50 that may be on its way out (no longer queued)
+    assert 5000 - 100 - 50 <= processor.dropped <= 5000 - 100
     assert processor._batches._queued <= 100
     assert sorted(took)[len(took) // 2] < 0.001  # on_end stays fast
     assert sum("dropping spans: the export queue is full" in r.getMessage() for r in caplog.records) == 1

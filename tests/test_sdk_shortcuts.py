@@ -51,6 +51,7 @@ FAST_SINCE = {
     "span starter": Version("1.42"),
     "bound histograms": Version("1.45"),
     "OTLP encoder": Version("1.45"),  # the exporters' request size limit, HTTP client and metrics
+    "processor metrics": Version("1.41"),  # the SDK's helper for otel.sdk.processor.* metrics
 }
 
 

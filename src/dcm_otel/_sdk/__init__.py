@@ -20,6 +20,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
     from dcm_otel._sdk import (
         bound_histograms,
         preset_ids,
+        processor_metrics,
         proxy_providers,
         span_fields,
         span_processor_order,
@@ -35,6 +36,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
         suppression,
         proxy_providers,
         span_fields,
+        processor_metrics,
     )
     # otlp_http_encoding's check is not here: it runs when an OTLP/HTTP exporter is made, so that a process
     # exporting no OTLP does not load the exporter stack

@@ -22,6 +22,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
+from dcm_otel._sdk.processor_metrics import ProcessorMetrics
 from dcm_otel.export.otlp_wire import Groups
 
 # The OTLP exporters' logger: the logs bridge leaves it out, so a warning about a full log queue is not
@@ -58,10 +59,14 @@ Send = Callable[[int, Groups], object]
 
 class EncodedBatches:
     """Encoded items waiting for ``send(count, groups)``, which the worker thread calls once per batch;
-    ``queue_setting`` names the variable that sets the queue's size, for the warning."""
+    ``queue_setting`` names the variable that sets the queue's size, for the warning; ``metrics`` counts
+    as the SDK's batch processor does (items handed to the exporter, dropped, queued)."""
 
-    def __init__(self, what: str, limits: BatchLimits, send: Send, queue_setting: str) -> None:
+    def __init__(
+        self, what: str, limits: BatchLimits, send: Send, queue_setting: str, metrics: ProcessorMetrics
+    ) -> None:
         self._what = what
+        self._metrics = metrics
         self._queue_setting = queue_setting
         self._limits = limits
         self._send = send
@@ -76,6 +81,7 @@ class EncodedBatches:
                 start()
 
         os.register_at_fork(after_in_child=after_fork_in_child)
+        metrics.register_queue_size(lambda: self._queued)
 
     def _start(self) -> None:
         """An empty buffer and a worker thread (again in a forked child, unless stopped before the fork)."""
@@ -93,9 +99,11 @@ class EncodedBatches:
         limits = self._limits
         with self._lock:
             if self._stopping:
+                self._metrics.drop_items(1, "already_shutdown")
                 return
             if self._queued >= limits.max_queue_size or self._queued_bytes + size > limits.max_queue_bytes:
                 self.dropped += 1
+                self._metrics.drop_items(1)
                 warn, self._warned = not self._warned, True
             else:
                 warn = False
@@ -148,10 +156,11 @@ class EncodedBatches:
                     self._seal()
                 batches, self._full = self._full, []
             for batch in batches:
-                self._ship(batch)
-                with lock:
+                with lock:  # out of the queue once handed over, as the SDK counts (one batch in flight)
                     self._queued -= batch.items
                     self._queued_bytes -= batch.size
+                self._metrics.finish_items(batch.items)
+                self._ship(batch)
             with lock:
                 self._flushed = flush
                 lock.notify_all()

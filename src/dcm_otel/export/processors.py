@@ -11,13 +11,14 @@ stays the official exporter's (``send_encoded`` of :mod:`dcm_otel._sdk.otlp_http
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from dcm_otel._sdk.logs_sdk import LogRecordProcessor
+from dcm_otel._sdk.processor_metrics import processor_metrics
 from dcm_otel.export.encoded_batches import BatchLimits, EncodedBatches
 from dcm_otel.export.log_encoding import LogEncoder
 from dcm_otel.export.otlp_wire import Groups
@@ -49,10 +50,18 @@ class EncodedLogExporter(EncodedExporter, Protocol):
 class _Shipping:
     """What both processors share: the batches, what was dropped, flush and shutdown."""
 
-    def __init__(self, exporter: EncodedExporter, what: str, limits: BatchLimits, queue_setting: str) -> None:
+    def __init__(
+        self,
+        exporter: EncodedExporter,
+        signal: Literal["traces", "logs"],
+        limits: BatchLimits,
+        queue_setting: str,
+    ) -> None:
         self._exporter = exporter
         self._limits = limits
-        self._batches = EncodedBatches(what, limits, exporter.send_encoded, queue_setting)
+        what = "spans" if signal == "traces" else "log records"
+        metrics = processor_metrics(signal, limits.max_queue_size)
+        self._batches = EncodedBatches(what, limits, exporter.send_encoded, queue_setting, metrics)
 
     @property
     def dropped(self) -> int:
@@ -84,7 +93,7 @@ class _Shipping:
 
 class EncodedSpanProcessor(_Shipping, SpanProcessor):
     def __init__(self, exporter: EncodedSpanExporter, limits: BatchLimits) -> None:
-        super().__init__(exporter, "spans", limits, "OTEL_BSP_MAX_QUEUE_SIZE")
+        super().__init__(exporter, "traces", limits, "OTEL_BSP_MAX_QUEUE_SIZE")
         self._encode = exporter.encoder.span
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -94,7 +103,7 @@ class EncodedSpanProcessor(_Shipping, SpanProcessor):
 
 class EncodedLogRecordProcessor(_Shipping, LogRecordProcessor):
     def __init__(self, exporter: EncodedLogExporter, limits: BatchLimits) -> None:
-        super().__init__(exporter, "log records", limits, "OTEL_BLRP_MAX_QUEUE_SIZE")
+        super().__init__(exporter, "logs", limits, "OTEL_BLRP_MAX_QUEUE_SIZE")
         self._encode = exporter.encoder.record
         self._no_resource = Resource.create({})  # what the SDK's processor gives a record without one
 
