@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from dcm_otel.logs.redaction import Redactor
 
@@ -28,6 +28,17 @@ def idle_poll(span: ReadableSpan) -> bool:
         span.name == _POLL
         and span.parent is None
         and (span.attributes or {}).get(_POLL_SEEN) == 0
+        and span.status.status_code is not StatusCode.ERROR
+    )
+
+
+def background_call(span: ReadableSpan) -> bool:
+    """A query or Docker call made outside any request, job or poll (the processor's housekeeping between
+    polls, the queue gauges' counts): a trace of one span each, a few a second, which would push every
+    other trace out too. Kept when it failed."""
+    return (
+        span.parent is None
+        and span.kind is SpanKind.CLIENT
         and span.status.status_code is not StatusCode.ERROR
     )
 

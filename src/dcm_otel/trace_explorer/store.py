@@ -203,16 +203,17 @@ class TraceStore(SpanProcessor):
             connection.close()  # a broken connection is not reused; the next batch opens another
 
     def write(self, items: Iterable[ReadableSpan | LogEntry]) -> None:
-        """Store the items but idle processor polls, then delete the oldest traces beyond the bounds."""
+        """Store the items but idle processor polls and background calls, then delete the oldest traces beyond
+        the bounds."""
         from .database import explorer_database
         from .models import TraceLog, TraceSpan
-        from .records import idle_poll, log_row, span_row
+        from .records import background_call, idle_poll, log_row, span_row
 
         spans, logs, idle = [], [], set()
         for item in items:
             if isinstance(item, LogEntry):
                 logs.append(log_row(**vars(item), redactor=self._redactor))
-            elif idle_poll(item):
+            elif idle_poll(item) or background_call(item):
                 idle.add(f"{item.context.trace_id:032x}")
             else:
                 spans.append(span_row(item, self._redactor))
