@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from dcm_otel.process import is_gunicorn_command
 from dcm_otel.prometheus import PrometheusEndpoint, default_multiprocess_dir, prepare_multiprocess_dir
 from dcm_otel.prometheus._figures import MetricId, ScopeId
 from dcm_otel.prometheus._merge import sum_figures
+from tests.services._common import free_port
 
 APP_DIR = Path(__file__).parent / "prometheus_app"
 RECORDER = APP_DIR / "recorder.py"
@@ -371,12 +371,6 @@ def test_prepare_multiprocess_dir_starts_from_zero(
 
 
 # ---- gunicorn -w 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def get(url: str) -> tuple[bytes, int]:

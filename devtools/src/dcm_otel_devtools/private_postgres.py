@@ -39,12 +39,22 @@ class PostgresUnavailable(RuntimeError):
     """The machine cannot run a private server (not installed, no postgres user, no runuser)."""
 
 
+#: Ports this process has handed out: the kernel may give a just-closed ephemeral port again, and two
+#: of them in one daemon's config (health check and OTLP receiver) make it fail to start.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago; callers retry on the rare race with another process."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port that was free a moment ago and not handed out before in this process; callers retry on the
+    rare race with another process."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError(f"no ephemeral port on {host} left that this process has not handed out")
 
 
 def short_tempdir(prefix: str) -> Path:
