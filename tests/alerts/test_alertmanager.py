@@ -119,10 +119,14 @@ def test_inhibition_rules_name_real_alerts() -> None:
     silenced = {n for n in names if re.fullmatch(host_down["target_matchers"][0].split('"')[1], n)}
     assert silenced == {
         "DcmJobFailureRatioHigh",
+        "DcmJobFailureRatioAnomalous",
+        "DcmJobFailureRatioRising",
         "DcmJobDurationAnomalous",
         "DcmJobQueueBacklogHigh",
         "DcmJobQueueBacklogGrowing",
         "DcmJobQueueWaitTooLong",
+        "DcmJobQueueWaitAnomalous",
+        "DcmJobQueueWaitGrowing",
         "DcmJobQueueStalled",
         "DcmContainerMemoryNearLimit",
     }

@@ -28,12 +28,15 @@ def recorded() -> dict[str, str]:
     return {rule["record"]: rule["expr"] for g in recording_rules()["groups"] for rule in g["rules"]}
 
 
-def metrics(expr: str) -> set[str]:
-    """The metrics an expression reads once recording rules are expanded, by metric family."""
+def metrics(expr: str, expanded: frozenset[str] = frozenset()) -> set[str]:
+    """The metrics an expression reads once recording rules are expanded, by metric family (a recorded series
+    met again, as the anomaly baselines read each other's past values, is expanded once)."""
     found = set()
     for name in series_names(expr):
+        if name in expanded:
+            continue
         if name in recorded():
-            found |= metrics(recorded()[name])
+            found |= metrics(recorded()[name], expanded | {name})
         else:
             found.add(re.sub(r"_(?:bucket|count|sum)$", "", name))
     return found

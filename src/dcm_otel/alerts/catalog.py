@@ -7,73 +7,33 @@ for a duration (``4h`` -> ``14400``). Metric names are those of docs/metrics.md 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Literal
+from dcm_otel.alerts.anomaly import ANOMALY_ALERTS, ANOMALY_RECORDING, BASELINE_WINDOW
+from dcm_otel.alerts.base import (
+    DOCKER_API,
+    FAILED,
+    FINISHED,
+    FS_LABELS,
+    FS_USED_RATIO,
+    HOSTS_CONTAINERS,
+    HTTP,
+    HTTP_5XX,
+    HTTP_BUCKET,
+    HTTP_DB,
+    JOBS_QUEUE,
+    OVERVIEW,
+    SEVERITIES,
+    WAITING,
+    AlertRule,
+    Catalog,
+    Panel,
+    Param,
+    RecordingGroup,
+    RecordingRule,
+    min_used,
+    trend_params,
+)
 
-ParamKind = Literal["ratio", "number", "count", "duration", "regex", "url", "selector"]
-Severity = Literal["critical", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: float | int | str
-    kind: ParamKind
-    doc: str
-
-
-@dataclass(frozen=True)
-class Panel:
-    """The Grafana panel (deploy/grafana/dashboards) that shows an alert's signal, which the alert links to.
-
-    tests/alerts/test_dashboard_links.py checks that it exists and reads the alert's metrics."""
-
-    dashboard_uid: str
-    dashboard_slug: str  # Grafana's slug of the dashboard title (cosmetic: Grafana resolves the uid)
-    panel_id: int
-
-
-OVERVIEW = partial(Panel, "dcm-otel-overview", "dcm-otel-overview")
-JOBS_QUEUE = partial(Panel, "dcm-otel-jobs-queue", "dcm-otel-jobs-and-queue")
-HOSTS_CONTAINERS = partial(Panel, "dcm-otel-hosts-containers", "dcm-otel-hosts-and-containers")
-HTTP_DB = partial(Panel, "dcm-otel-http-db", "dcm-otel-http-and-db")
-DOCKER_API = partial(Panel, "dcm-otel-docker-api", "dcm-otel-docker-api")
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    name: str
-    group: str
-    expr: str
-    severity: Severity
-    team: str
-    for_: str
-    summary: str
-    description: str
-    params: tuple[Param, ...] = ()
-    panel: Panel = field(kw_only=True)
-
-
-@dataclass(frozen=True)
-class RecordingRule:
-    record: str
-    expr: str
-
-
-@dataclass(frozen=True)
-class RecordingGroup:
-    name: str
-    rules: tuple[RecordingRule, ...]
-    interval: str | None = None
-
-
-@dataclass(frozen=True)
-class Catalog:
-    globals: tuple[Param, ...]
-    recording: tuple[RecordingGroup, ...]
-    alerts: tuple[AlertRule, ...] = field(default=())
+__all__ = ["ALERTS", "CATALOG", "SEVERITIES", "AlertRule", "Catalog", "Panel", "Param"]
 
 
 GLOBALS = (
@@ -104,29 +64,6 @@ GLOBALS = (
     ),
 )
 
-# Shared PromQL fragments (each is one expression, so they compose inside templates).
-WAITING = (
-    "sum by (job, dcm_host_name) (max by (job, dcm_host_name, dcm_job_status) "
-    '(dcm_queue_depth{dcm_job_status=~"pending|queued|retrying"}))'
-)
-FINISHED = 'dcm_job_transitions_total{dcm_job_status=~"completed|failed|timeout"}'
-FAILED = 'dcm_job_transitions_total{dcm_job_status=~"failed|timeout"}'
-HTTP = 'http_server_request_duration_seconds_count{http_route!~"[[http_excluded_routes]]"}'
-HTTP_5XX = (
-    "http_server_request_duration_seconds_count"
-    '{http_route!~"[[http_excluded_routes]]", http_response_status_code=~"5.."}'
-)
-HTTP_BUCKET = 'http_server_request_duration_seconds_bucket{http_route!~"[[http_excluded_routes]]"}'
-FS_LABELS = "job, instance, system_device, system_filesystem_mountpoint"
-# Used share of a filesystem as df shows it: used / (used + available to unprivileged users).
-FS_USED_RATIO = (
-    f"sum by ({FS_LABELS}) "
-    '(system_filesystem_usage_bytes{system_filesystem_state="used"})\n'
-    f"/ on ({FS_LABELS})\n"
-    f"sum by ({FS_LABELS}) "
-    '(system_filesystem_usage_bytes{system_filesystem_state=~"used|free"})'
-)
-
 
 def _quantiles(level: str, by: str, metric: str, selector: str = "") -> tuple[RecordingRule, ...]:
     return tuple(
@@ -136,6 +73,14 @@ def _quantiles(level: str, by: str, metric: str, selector: str = "") -> tuple[Re
         )
         for q in ("50", "95", "99")
     )
+
+
+def _mean(record: str, series: str) -> RecordingRule:
+    """Mean of a histogram over 5 m per host; no sample (not NaN) while nothing was recorded, so the
+    baselines built on it skip quiet hours."""
+    by = "sum by (job, dcm_host_name)"
+    rate_sum, rate_count = (f"rate({series.format(part)}[5m])" for part in ("sum", "count"))
+    return RecordingRule(record, f"{by} ({rate_sum})\n/\n({by} ({rate_count}) > 0)")
 
 
 RECORDING = (
@@ -170,7 +115,7 @@ RECORDING = (
             RecordingRule(
                 "dcm_host:job_failures:ratio_rate5m",
                 f"sum by (job, dcm_host_name) (rate({FAILED}[5m]))\n"
-                f"/\nsum by (job, dcm_host_name) (rate({FINISHED}[5m]))",
+                f"/\n(sum by (job, dcm_host_name) (rate({FINISHED}[5m])) > 0)",
             ),
             RecordingRule(
                 "dcm_host:job_retries:rate5m",
@@ -178,36 +123,17 @@ RECORDING = (
             ),
             *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_duration_seconds"),
             *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_queue_wait_time_seconds"),
-            RecordingRule(
+            _mean(
                 "dcm_host:job_duration_seconds:mean_rate5m",
-                "sum by (job, dcm_host_name) "
-                '(rate(dcm_job_duration_seconds_sum{dcm_job_result="success"}[5m]))'
-                "\n/\n"
-                "sum by (job, dcm_host_name) "
-                '(rate(dcm_job_duration_seconds_count{dcm_job_result="success"}[5m]))',
+                'dcm_job_duration_seconds_{}{{dcm_job_result="success"}}',
             ),
+            _mean("dcm_host:job_queue_wait_time_seconds:mean_rate5m", "dcm_job_queue_wait_time_seconds_{}"),
             RecordingRule("dcm_host:queue_waiting_jobs:sum", WAITING),
             RecordingRule(
                 "dcm_host:queue_oldest_age_seconds:max",
                 "max by (job, dcm_host_name) (dcm_queue_oldest_age_seconds)",
             ),
         ),
-    ),
-    RecordingGroup(
-        # The baseline of the job-duration anomaly alert: a long window of the 5 m mean, evaluated once a
-        # minute (it reads a day of samples).
-        "dcm-otel.jobs.baseline",
-        (
-            RecordingRule(
-                "dcm_host:job_duration_seconds_mean_rate5m:avg_baseline",
-                "avg_over_time(dcm_host:job_duration_seconds:mean_rate5m[[[anomaly_baseline_window]]])",
-            ),
-            RecordingRule(
-                "dcm_host:job_duration_seconds_mean_rate5m:stddev_baseline",
-                "stddev_over_time(dcm_host:job_duration_seconds:mean_rate5m[[[anomaly_baseline_window]]])",
-            ),
-        ),
-        interval="1m",
     ),
     RecordingGroup(
         "dcm-otel.docker.recording",
@@ -257,14 +183,6 @@ RECORDING = (
     ),
 )
 
-# The parameter of the baseline group is a global one: the recording rules use it.
-BASELINE_WINDOW = Param(
-    "anomaly_baseline_window",
-    "1d",
-    "duration",
-    "Window of the job-duration baseline (mean and standard deviation of the 5 m mean run time).",
-)
-
 
 def _window(default: str, doc: str = "Window the rate or ratio is computed over.") -> Param:
     return Param("window", default, "duration", doc)
@@ -282,7 +200,7 @@ HTTP_BUSY_ENOUGH = (
     f"and on (job, http_route)\nsum by (job, http_route) (rate({HTTP}[[[window]]])) >= [[min_rate]]"
 )
 
-ALERTS = (
+_THRESHOLD_ALERTS = (
     # --- jobs ---------------------------------------------------------------------------------------------
     AlertRule(
         "DcmJobFailureRatioHigh",
@@ -304,22 +222,6 @@ ALERTS = (
             Param("min_jobs", 5, "number", "Finished jobs needed in the window before the ratio counts."),
         ),
         panel=JOBS_QUEUE(2),
-    ),
-    AlertRule(
-        "DcmJobDurationAnomalous",
-        "dcm-otel.jobs",
-        "abs(\n  dcm_host:job_duration_seconds:mean_rate5m\n"
-        "  - dcm_host:job_duration_seconds_mean_rate5m:avg_baseline\n)\n"
-        "/ (dcm_host:job_duration_seconds_mean_rate5m:stddev_baseline > 0)\n> [[z_score]]",
-        "info",
-        "jobs",
-        "15m",
-        "Job run times on {{ $labels.dcm_host_name }} are unusual",
-        "The mean run time of successful jobs on {{ $labels.dcm_host_name }} over 5 m is "
-        '{{ $value | printf "%.1f" }} standard deviations away from its own [[anomaly_baseline_window]] '
-        "baseline (threshold [[z_score]]).",
-        (Param("z_score", 3, "number", "Standard deviations from the baseline mean above which it fires."),),
-        panel=JOBS_QUEUE(9),
     ),
     # --- queue and processor ------------------------------------------------------------------------------
     AlertRule(
@@ -348,10 +250,7 @@ ALERTS = (
         "At the rate of the last [[lookback]], the jobs waiting for executor host "
         "{{ $labels.dcm_host_name }} "
         'reach {{ $value | printf "%.0f" }} in [[horizon]], over the capacity of [[queue_capacity]].',
-        (
-            Param("lookback", "30m", "duration", "Trend window of the prediction."),
-            Param("horizon", "30m", "duration", "How far ahead the backlog is predicted."),
-        ),
+        (*trend_params("30m", "30m", "the backlog"),),
         panel=JOBS_QUEUE(8),
     ),
     AlertRule(
@@ -513,9 +412,8 @@ ALERTS = (
         "At the rate of the last [[lookback]], {{ $labels.system_filesystem_mountpoint }} "
         "({{ $labels.system_device }}) on {{ $labels.instance }} is full within [[horizon]].",
         (
-            Param("lookback", "6h", "duration", "Trend window of the prediction."),
-            Param("horizon", "4h", "duration", "How far ahead free space is predicted."),
-            Param("min_ratio", 0.5, "ratio", "Used share below which no prediction fires (noise)."),
+            *trend_params("6h", "4h", "free space"),
+            min_used(0.5),
         ),
         panel=HOSTS_CONTAINERS(7),
     ),
@@ -578,4 +476,7 @@ ALERTS = (
     ),
 )
 
-CATALOG = Catalog(globals=(*GLOBALS, BASELINE_WINDOW), recording=RECORDING, alerts=ALERTS)
+ALERTS = (*_THRESHOLD_ALERTS, *ANOMALY_ALERTS)
+CATALOG = Catalog(
+    globals=(*GLOBALS, BASELINE_WINDOW), recording=(*RECORDING, *ANOMALY_RECORDING), alerts=ALERTS
+)
