@@ -153,7 +153,8 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "s",
             [
                 (f"dcm_host:job_duration_seconds:mean_rate5m{{{J}}}", "{{dcm_host_name}} 5m mean"),
-                (f"dcm_host:job_duration_seconds_mean_rate5m:avg_baseline{{{J}}}", "{{dcm_host_name}} baseline"),
+                (f"dcm_host:job_duration_seconds_mean_rate5m:expected{{{J}}}", "{{dcm_host_name}} expected"),
+                (f"dcm_host:job_duration_seconds_mean_rate5m:avg_baseline{{{J}}}", "{{dcm_host_name}} 1d mean"),
             ],
         ),
     ],
