@@ -13,6 +13,7 @@ import yaml
 
 from dcm_otel.alerts import ALERTS, ALERTS_FILE, CATALOG, RECORDING_FILE, alert_rules, recording_rules
 from dcm_otel.alerts.__main__ import main as alerts_cli
+from dcm_otel.alerts.anomaly import ANOMALY_ALERTS
 from dcm_otel.alerts.catalog import SEVERITIES
 from tests.alerts.tools import ROOT, RULE_TESTS_DIR, RULES_DIR, binary, run, series_names
 
@@ -53,10 +54,10 @@ def test_example_prometheus_config_loads_the_rules() -> None:
     assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
 
 
-def _alert_cases() -> tuple[dict[str, int], dict[str, int]]:
+def _alert_cases(paths: list[Path] = RULE_TESTS) -> tuple[dict[str, int], dict[str, int]]:
     fires: dict[str, int] = {}
     quiet: dict[str, int] = {}
-    for path in RULE_TESTS:
+    for path in paths:
         document = yaml.safe_load(path.read_text())
         assert sorted(document["rule_files"]) == sorted(f"../rules/{p.name}" for p in RULE_FILES), path
         for test in document["tests"]:
@@ -71,6 +72,17 @@ def test_every_alert_has_a_firing_and_a_quiet_unit_test() -> None:
     names = {rule.name for rule in ALERTS}
     assert set(fires) == names, f"no firing case: {sorted(names - set(fires))}; unknown: {set(fires) - names}"
     assert set(quiet) == names, f"no quiet case: {sorted(names - set(quiet))}; unknown: {set(quiet) - names}"
+
+
+def test_anomaly_and_trend_alerts_are_tested_on_days_of_seasonal_series() -> None:
+    """Beyond a case on each side of a threshold: every anomaly alert fires and stays quiet, and every trend
+    alert stays quiet, in the unit tests made of days of daily rhythm with quiet nights."""
+    fires, quiet = _alert_cases([RULE_TESTS_DIR / "anomaly.yml", RULE_TESTS_DIR / "predictive.yml"])
+    anomaly = {rule.name for rule in ANOMALY_ALERTS}
+    trends = {rule.name for rule in ALERTS if "predict_linear(" in rule.expr}
+    assert {"DcmJobQueueBacklogGrowing", "DcmHostFilesystemFillingUp", "DcmHostMemoryFillingUp"} <= trends
+    assert anomaly <= set(fires), f"no firing case: {sorted(anomaly - set(fires))}"
+    assert anomaly | trends <= set(quiet), f"no quiet case: {sorted((anomaly | trends) - set(quiet))}"
 
 
 def test_alerts_follow_the_mixin_conventions() -> None:
