@@ -42,6 +42,7 @@ SAME_HOUR_LAST_WEEK = "[1h] offset 167h30m"
 DURATION = "dcm_host:job_duration_seconds:mean_rate5m"
 FAILURES = "dcm_host:job_failures:ratio_rate5m"
 QUEUE_WAIT = "dcm_host:job_queue_wait_time_seconds:mean_rate5m"
+MEMORY = "dcm_instance:host_memory_utilization:ratio"
 
 
 def baseline_name(signal: str, kind: str) -> str:
@@ -219,16 +220,24 @@ ANOMALY_ALERTS = (
     AlertRule(
         "DcmHostMemoryFillingUp",
         "dcm-otel.predictive",
-        "predict_linear(dcm_instance:host_memory_utilization:ratio[[[lookback]]], [[horizon_seconds]]) >= 1\n"
-        "and dcm_instance:host_memory_utilization:ratio > [[min_ratio]]",
+        f"predict_linear({MEMORY}[[[lookback]]], [[horizon_seconds]]) >= 1\n"
+        f"and predict_linear({MEMORY}[[[recent]]], [[horizon_seconds]]) >= 1\n"
+        f"and {MEMORY} > [[min_ratio]]",
         "warning",
         "platform",
-        "15m",
+        "30m",
         "Memory of {{ $labels.instance }} runs out within [[horizon]]",
         "At the trend of the last [[lookback]], the used memory of {{ $labels.instance }} reaches "
         "{{ $value | humanizePercentage }} of the total in [[horizon]].",
         (
             *trend_params("2h", "2h", "memory use"),
+            Param(
+                "recent",
+                "30m",
+                "duration",
+                "Shorter window whose trend must agree: one big allocation that stays is a step, not a leak "
+                "(keep `for` longer than it).",
+            ),
             min_used(0.6),
         ),
         panel=HOSTS_CONTAINERS(6),
