@@ -1,5 +1,6 @@
-"""Time to detect, measured: each fault the alert catalog covers is injected into a real stack and the seconds
-from the injection to the notification reaching the receiver are recorded, in one table (printed, and written
+"""Time to detect, measured: each fault the alert catalog covers (processor stalled, frozen or hung; Docker
+host down; failure burst; queue backlog; database down) is injected into a real stack and the seconds from
+the injection to the notification reaching the receiver are recorded, in one table (printed, and written
 as time-to-detect.json / .md in this test's tmp dir; docs/alerting.md "Time to detect" shows a run).
 
 The stack, all real processes on 127.0.0.1: a Django project with dcm_otel on PostgreSQL (the database can be
@@ -68,6 +69,7 @@ HEARTBEAT_MAX_AGE = 120.0 / SCALE  # health heartbeat_max_age (default 120 s)
 READY_PERIOD = 1.0  # the load balancer's readiness probe: GET /ready/ this often
 WRITE_INTERVAL = 1.0  # each process's multiprocess snapshot (dcm_otel.prometheus)
 QUEUE_CAPACITY = 5
+HUNG_JOB_SECONDS = 3  # the job whose row is locked while it runs: the processor blocks harvesting it
 FAILURE_BURST = 8  # jobs exiting 3, created at once (min_jobs 5 of them must finish to count)
 BACKLOG_BURST = QUEUE_CAPACITY + 60  # jobs created at once; drained at most MAX_JOBS per poll
 NOISE = 3.0  # bound(): this many times the ideal worst case (a loaded 2-core CI machine) ...
@@ -161,13 +163,18 @@ def bound(fault: Fault, alertname: str) -> float:
     return NOISE * ideal(fault, alertname) + SLACK
 
 
+# The heartbeat age passes max_age (the rule) or heartbeat_max_age (the /ready/ queue check, next probe).
+HEARTBEAT_ONSET = max(rule_seconds(PROCESSOR_STALLED, "max_age"), HEARTBEAT_MAX_AGE + READY_PERIOD)
 # Onsets: how long after the injection each condition can first hold at the source, from the settings.
 FAULTS = {
-    "stalled": Fault(
-        "processor stalled (SIGSTOP)",
+    "frozen": Fault(
+        "processor frozen (SIGSTOP)", (PROCESSOR_STALLED, HEALTH), HEARTBEAT_ONSET + POLL_INTERVAL, {}
+    ),
+    "hung": Fault(
+        "processor hung (its job's row locked)",
         (PROCESSOR_STALLED, HEALTH),
-        # The heartbeat age passes max_age (rule) / heartbeat_max_age (/ready/ queue check, next probe).
-        max(rule_seconds(PROCESSOR_STALLED, "max_age"), HEARTBEAT_MAX_AGE + READY_PERIOD) + POLL_INTERVAL,
+        # It blocks once the job ends and it harvests it.
+        HUNG_JOB_SECONDS + 2 * POLL_INTERVAL + HEARTBEAT_ONSET,
         {},
     ),
     "host_down": Fault(
@@ -388,12 +395,28 @@ def test_time_to_detect_each_fault(stack: Stack) -> None:
     pid = stack.processor.proc.pid if stack.processor.proc else 0
 
     @contextmanager
-    def stalled() -> Iterator[None]:
+    def frozen() -> Iterator[None]:
         os.kill(pid, signal.SIGSTOP)
         try:
             yield
         finally:
             os.kill(pid, signal.SIGCONT)
+
+    @contextmanager
+    def hung() -> Iterator[None]:
+        """A transaction holds the row of a running job: the processor blocks when it writes the job's end
+        (as behind a stuck migration or a forgotten transaction), its other threads still run."""
+        stack.create_jobs(1, f"sleep {HUNG_JOB_SECONDS}")
+        with stack.database.connect() as conn:
+
+            def locked() -> bool:
+                rows = conn.execute(
+                    "SELECT id FROM container_manager_containerjob WHERE status = 'running' FOR UPDATE"
+                ).fetchall()
+                return bool(rows)
+
+            assert wait_until(locked, 60.0, 0.1), stack.processor.log_tail()
+            yield
 
     @contextmanager
     def failure_burst() -> Iterator[None]:
@@ -409,7 +432,8 @@ def test_time_to_detect_each_fault(stack: Stack) -> None:
             stack.manage("shell", "-c", CANCEL_PENDING)
 
     detections = [
-        stack.measure("stalled", stalled),
+        stack.measure("frozen", frozen),
+        stack.measure("hung", hung),
         stack.measure("host_down", stack.engine.stopped),
         stack.measure("failure_burst", failure_burst),
         stack.measure("backlog", backlog),
