@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -24,6 +25,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    received: float = field(default_factory=time.monotonic)  # when it arrived (time.monotonic())
 
 
 class HttpRecorder:

@@ -21,7 +21,6 @@ import os
 import secrets
 import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,23 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from dcm_otel.alerts import ALERTS, alert_rules, recording_rules
-from dcm_otel.alerts.yamlio import dump
+from dcm_otel.alerts import ALERTS, alert_rules
 from dcm_otel_devtools import IMAGE
-from tests.alerts.receivers import HttpRecorder, Request, SmtpSink
-from tests.alerts.tools import (
-    ALERTMANAGER_CONFIG,
-    ROOT,
-    TEMPLATES_DIR,
-    Daemon,
-    binary,
-    firing_alerts,
-    get_json,
-    prometheus_daemon,
-    run,
-)
+from tests.alerts.receivers import Request
+from tests.alerts.stack import Delivery, delivery_to_local_receivers, write_prometheus_config, write_rules
+from tests.alerts.tools import ROOT, Daemon, binary, firing_alerts, get_json, prometheus_daemon
 from tests.services import DockerEngine
 from tests.services._common import free_port, wait_until
 
@@ -62,10 +50,7 @@ HOST = "demo-docker"  # the demo's ExecutorHost for a Docker Engine
 FAILURE = "DcmJobFailureRatioHigh"
 HOST_DOWN = "DcmDockerHostDown"
 RUNBOOKS = "https://example.com/dcm-otel/docs/runbooks.md"
-SECRETS_DIR = "/etc/alertmanager/secrets/"
 FIRE_TIMEOUT = 240.0
-DELIVERY_TIMEOUT = 90.0
-SETTLE = 8.0  # after the expected notifications, how long no other may arrive (several group_intervals)
 # Short windows so that the alerts fire in seconds; every other alert is left out (nothing else is sent).
 E2E_THRESHOLDS: dict[str, Any] = {
     "alerts": {
@@ -141,13 +126,7 @@ class Stack:
 def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     binary("prometheus"), binary("alertmanager")  # checked now, before anything starts
     base = tmp_path_factory.mktemp("alerts-e2e")
-    rules = base / "rules"
-    rules.mkdir()
-    (rules / "alerts.yml").write_text(dump(alert_rules(E2E_THRESHOLDS)))
-    (rules / "recording.yml").write_text(dump(recording_rules(E2E_THRESHOLDS)))
-    checked = run([binary("promtool"), "check", "rules", *map(str, sorted(rules.glob("*.yml")))])
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-
+    rules = write_rules(base / "rules", E2E_THRESHOLDS)
     demo_port, prometheus_port, alertmanager_port = (free_port() for _ in range(3))
     multiprocess = base / "metrics"
     multiprocess.mkdir(mode=0o700)
@@ -163,19 +142,7 @@ def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory)
         "DCM_OTEL_DOCKER_PROBE_TIMEOUT": "5",
         "PYTHONUNBUFFERED": "1",
     }
-    config = {
-        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(rules / "*.yml")],
-        "alerting": {
-            "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
-        },
-        "scrape_configs": [
-            {"job_name": "dcm-demo", "static_configs": [{"targets": [f"127.0.0.1:{demo_port}"]}]},
-        ],
-    }
-    (base / "prometheus.yml").write_text(yaml.safe_dump(config))
-    checked = run([binary("promtool"), "check", "config", str(base / "prometheus.yml")])
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    write_prometheus_config(base, rules, "dcm-demo", demo_port, alertmanager_port)
 
     started: list[tuple[Daemon, signal.Signals, float]] = []
     try:
@@ -204,108 +171,10 @@ def stack(docker_engine: DockerEngine, tmp_path_factory: pytest.TempPathFactory)
             daemon.stop(stop_signal, grace)
 
 
-@dataclass
-class Delivery:
-    """The receivers, and an Alertmanager (fresh state) started on demand with the committed config."""
-
-    http: HttpRecorder
-    smtp: SmtpSink
-    secrets: dict[str, str]
-    config_path: Path
-    daemon: Daemon
-
-    def start_alertmanager(self) -> None:
-        self.daemon.start()
-
-    def alertnames(self, request: Request) -> set[str]:
-        body = request.body
-        if "alerts" in body:  # webhook
-            return {a["labels"]["alertname"] for a in body["alerts"]}
-        text = yaml.safe_dump(body)
-        return {rule.name for rule in ALERTS if rule.name in text}
-
-    def emails(self, alertname: str) -> list[Any]:
-        return [m for m in self.smtp.messages if alertname in str(m["Subject"])]
-
-    def wait_for(self, alertname: str, paths: list[str]) -> None:
-        def arrived() -> bool:
-            got = [any(alertname in self.alertnames(r) for r in self.http.requests(p)) for p in paths]
-            return all(got) and bool(self.emails(alertname))
-
-        assert wait_until(arrived, DELIVERY_TIMEOUT, 0.5), (
-            f"{alertname} not delivered to all of {paths} + email: "
-            f"{[(r.path, sorted(self.alertnames(r))) for r in self.http.requests()]}, "
-            f"emails {[m['Subject'] for m in self.smtp.messages]}\n{self.daemon.log_tail()}"
-        )
-        time.sleep(SETTLE)  # anything else (a duplicate, an inhibited alert) would arrive by now
-
-
-def local_alertmanager_config(http_url: str, smtp_port: int, secret_files: dict[str, Path]) -> dict[str, Any]:
-    """deploy/alertmanager/alertmanager.yml pointed at this test: local endpoints, secret files in a temp dir,
-    templates from the repo, short group timings. Routes, inhibition rules and message templates are as
-    committed."""
-    config: dict[str, Any] = yaml.safe_load(ALERTMANAGER_CONFIG.read_text())
-
-    def relocate(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: relocate(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [relocate(v) for v in node]
-        if isinstance(node, str) and node.startswith(SECRETS_DIR):
-            return str(secret_files[node.removeprefix(SECRETS_DIR)])
-        return node
-
-    config = relocate(config)
-    config["global"].update(smtp_smarthost=f"127.0.0.1:{smtp_port}", smtp_require_tls=False)
-    config["templates"] = [str(TEMPLATES_DIR / "*.tmpl")]
-    config["route"].update(group_wait="3s", group_interval="2s", repeat_interval="1h")
-    receivers = {r["name"]: r for r in config["receivers"]}
-    receivers["pagerduty"]["pagerduty_configs"][0]["url"] = f"{http_url}/pagerduty/v2/enqueue"
-    receivers["webhook"]["webhook_configs"][0]["url"] = f"{http_url}/webhook"
-    return config
-
-
 @pytest.fixture
 def delivery(stack: Stack) -> Iterator[Delivery]:
-    directory = stack.base / f"am-{secrets.token_hex(4)}"
-    (directory / "secrets").mkdir(parents=True)
-    with HttpRecorder() as http:
-        values = {
-            "smtp-password": secrets.token_urlsafe(16),
-            "slack-app-webhook-url": f"{http.url}/slack/app",
-            "slack-platform-webhook-url": f"{http.url}/slack/platform",
-            "pagerduty-routing-key": secrets.token_hex(16),
-            "webhook-token": secrets.token_urlsafe(24),
-        }
-        files = {}
-        for name, value in values.items():
-            files[name] = directory / "secrets" / name
-            files[name].write_text(value)
-        smtp = SmtpSink("alertmanager", values["smtp-password"], free_port())
-        smtp.start()
-        config_path = directory / "alertmanager.yml"
-        config_path.write_text(yaml.safe_dump(local_alertmanager_config(http.url, smtp.port_number, files)))
-        checked = run([binary("amtool"), "check-config", str(config_path)])
-        assert checked.returncode == 0, checked.stdout + checked.stderr
-        daemon = Daemon(
-            "alertmanager",
-            [
-                binary("alertmanager"),
-                f"--config.file={config_path}",
-                f"--storage.path={directory / 'data'}",
-                f"--web.listen-address=127.0.0.1:{stack.alertmanager_port}",
-                "--cluster.listen-address=",
-                "--log.level=debug",
-            ],
-            directory / "alertmanager.log",
-            stack.alertmanager_port,
-            ready_path="/-/ready",
-        )
-        try:
-            yield Delivery(http, smtp, values, config_path, daemon)
-        finally:
-            daemon.stop()
-            smtp.stop()
+    with delivery_to_local_receivers(stack.base / f"am-{secrets.token_hex(4)}", stack.alertmanager_port) as d:
+        yield d
 
 
 def _title(alertname: str) -> str:
