@@ -251,6 +251,33 @@ def test_the_store_keeps_within_its_bounds(tmp_path: Path) -> None:
     assert result == {"rows": 100, "oldest_days": 0}  # the 8-day-old row went at the first insert
 
 
+UNMIGRATED = """
+import json
+import django
+
+django.setup()
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.test import Client
+
+call_command("migrate", verbosity=0)
+call_command("migrate", "dcm_otel", "0001", verbosity=0)  # the audit store's table is not there
+User.objects.create_user("dora", password="dora-pw")
+client = Client(REMOTE_ADDR="10.1.1.1")
+statuses = [client.post("/admin/login/", {"username": "dora", "password": "nope"}).status_code]
+statuses.append(client.login(username="dora", password="dora-pw"))
+statuses.append(client.get("/forbidden/").status_code)
+print(json.dumps(statuses))
+"""
+
+
+def test_a_store_that_fails_never_reaches_the_request(tmp_path: Path) -> None:
+    """Without the table: the login form, the login and the 403 behave as without dcm_otel; one warning."""
+    statuses, stderr = run_script(make_project(tmp_path), "unmigrated.py", UNMIGRATED)
+    assert statuses == [200, True, 403]
+    assert stderr.count("could not store an audit event") == 1
+
+
 def test_bad_option_values_name_the_option_the_value_and_what_is_allowed(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     for args, expected_error in (

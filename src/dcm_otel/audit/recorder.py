@@ -11,6 +11,7 @@ table never holds more than those bounds. Passwords and other credentials are ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,20 +36,14 @@ def connect() -> None:
         request_logger.addHandler(RefusedRequestRecorder())
 
 
-def _address(request: Any) -> str:
-    address = getattr(request, "META", {}).get("REMOTE_ADDR")
-    return keyed_hash(address) if address else ""
-
-
 def login_succeeded(sender: Any, request: Any = None, user: Any = None, **_: Any) -> None:
-    username = user.get_username() if user is not None else ""
-    store("login.succeeded", keyed_hash(username), _address(request))
+    store("login.succeeded", request, lambda: user.get_username() if user is not None else "")
 
 
 def login_failed(
     sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **_: Any
 ) -> None:
-    store("login.failed", keyed_hash(str((credentials or {}).get("username", ""))), _address(request))
+    store("login.failed", request, lambda: str((credentials or {}).get("username", "")))
 
 
 class RefusedRequestRecorder(logging.Handler):
@@ -58,14 +53,20 @@ class RefusedRequestRecorder(logging.Handler):
         super().__init__(logging.WARNING)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(record, "status_code", None) != 403:
-            return
-        request = getattr(record, "request", None)
-        user: Any = getattr(request, "user", None)
-        user_hash = keyed_hash(user.get_username()) if getattr(user, "is_authenticated", False) else ""
-        match = getattr(request, "resolver_match", None)
-        route = str(getattr(match, "route", "") or "")[:255]
-        store("permission_denied", user_hash, _address(request), route)
+        if getattr(record, "status_code", None) == 403:
+            request = getattr(record, "request", None)
+            store("permission_denied", request, lambda: _user_name(request), lambda: _route(request))
+
+
+def _user_name(request: Any) -> str | None:
+    """The logged-in user's name; None when anonymous (or with no auth middleware)."""
+    user: Any = getattr(request, "user", None)
+    return user.get_username() if getattr(user, "is_authenticated", False) else None
+
+
+def _route(request: Any) -> str:
+    match = getattr(request, "resolver_match", None)
+    return str(getattr(match, "route", "") or "")[:255]
 
 
 def _config() -> Config:
@@ -75,8 +76,14 @@ def _config() -> Config:
     return state.config if state is not None else Config()
 
 
-def store(kind: str, user_hash: str, address_hash: str, route: str = "") -> None:
-    """Store one event and drop what is beyond the bounds; never raises."""
+def store(
+    kind: str,
+    request: Any,
+    username: Callable[[], str | None],
+    route: Callable[[], str] = str,
+) -> None:
+    """Store one event and drop what is beyond the bounds; never raises (the user and route are read in
+    here, under the same guard: a user's lazy session lookup can fail too)."""
     global _failed
     try:
         from django.db import router, transaction
@@ -88,11 +95,16 @@ def store(kind: str, user_hash: str, address_hash: str, route: str = "") -> None
         config = _config()
         if not config.audit_events:
             return
+        name, address = username(), getattr(request, "META", {}).get("REMOTE_ADDR")
         database = router.db_for_write(AuditEvent) or "default"
         now = timezone.now()
         with suppress_instrumentation(), transaction.atomic(using=database):
             event = AuditEvent.objects.using(database).create(
-                time=now, kind=kind, user_hash=user_hash, address_hash=address_hash, route=route
+                time=now,
+                kind=kind,
+                user_hash="" if name is None else keyed_hash(name),
+                address_hash=keyed_hash(address) if address else "",
+                route=route(),
             )
             AuditEvent.objects.using(database).filter(
                 Q(pk__lte=event.pk - config.audit_max_events)
