@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from dcm_otel.config import Config
+from dcm_otel import handover
 from dcm_otel.logs.security import keyed_hash
 
 logger = logging.getLogger("dcm_otel.audit")
@@ -69,13 +69,6 @@ def _route(request: Any) -> str:
     return str(getattr(match, "route", "") or "")[:255]
 
 
-def _config() -> Config:
-    from dcm_otel import runtime
-
-    state = runtime.current()
-    return state.config if state is not None else Config()
-
-
 def store(
     kind: str,
     request: Any,
@@ -92,7 +85,7 @@ def store(
 
         from .models import AuditEvent
 
-        config = _config()
+        config = handover.config()
         if not config.audit_events:
             return
         name, address = username(), getattr(request, "META", {}).get("REMOTE_ADDR")
