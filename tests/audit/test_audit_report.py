@@ -199,7 +199,14 @@ def test_report_figures_match_the_actions_and_the_database(project: Path) -> Non
     assert f"Logins: {want['succeeded']} succeeded, {want['failed']} failed" in text
     assert f"Permission denials (403): {want['denied']}" in text
     assert "container_manager.containerjob: add 0, change 0, delete 3" in text
-    assert f"{keyed('mallory')}" in text
+    assert "container_manager.executorhost: add 1, change 1, delete 0" in text
+    for title, counts in (
+        ("failed by user", want["failed_by_user"]),
+        ("failed by address", want["failed_by_address"]),
+        ("by route", want["denied_by_route"]),
+    ):
+        block = text.split(f"  {title}:\n", 1)[1].split("\n")[: len(counts)]
+        assert {line.split()[0]: int(line.split()[1]) for line in block} == counts, title
 
     for output in (json.dumps(data), text):
         assert not any(raw in output for raw in RAW)
