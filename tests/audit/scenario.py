@@ -5,6 +5,7 @@ last line, what the database holds, counted with plain SQL (not through dcm_otel
 import json
 import sys
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import django
 
@@ -18,6 +19,48 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
+
+
+class FormFields(HTMLParser):
+    """What a browser submits from a page's form: text inputs, checked boxes, selected options, textareas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.data[name] = a.get("value") or ""
+        elif tag == "select":
+            self._select = name
+        elif tag == "option" and self._select and "selected" in a:
+            self.data[self._select] = a.get("value") or ""
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.data[name] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.data[self._textarea] += data.removeprefix("\n") if not self.data[self._textarea] else data
+
+
+def submitted(client, path, **changes):
+    """POST the page's form back as a browser would, with ``changes``; the response's status code."""
+    form = FormFields()
+    form.feed(client.get(path).content.decode())
+    return client.post(path, {**form.data, **changes}).status_code
+
 
 call_command("migrate", verbosity=0)
 actions = json.loads(sys.argv[1])
@@ -72,6 +115,9 @@ statuses.append(
     ).status_code
 )
 statuses.append(
+    submitted(alice, f"/admin/container_manager/containerjob/{jobs[3].pk}/change/", name="renamed")
+)
+statuses.append(
     alice.post(f"/admin/container_manager/containerjob/{jobs[0].pk}/delete/", {"post": "yes"}).status_code
 )
 statuses.append(
@@ -112,4 +158,5 @@ with connection.cursor() as cursor:
     admin = [[model, flag, n] for model, flag, n in cursor.fetchall()]
     cursor.execute("SELECT user_hash, address_hash, route FROM dcm_otel_auditevent")
     stored = [list(row) for row in cursor.fetchall()]
+assert ContainerJob.objects.get(pk=jobs[3].pk).name == "renamed"
 print(json.dumps({"statuses": statuses, "kinds": kinds, "admin": admin, "stored": stored}))

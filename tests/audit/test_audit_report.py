@@ -131,9 +131,9 @@ def expected() -> dict[str, Any]:
             "admin/container_manager/containerjob/<path:object_id>/change/": ACTIONS["bob_denied"],
             "forbidden/": ACTIONS["anonymous_denied"],
         },
-        # host added and changed; one job deleted from its page, two with delete_selected
+        # host added and changed; a job changed, one deleted from its page, two with delete_selected
         "admin": {
-            "container_manager.containerjob": {"add": 0, "change": 0, "delete": 3},
+            "container_manager.containerjob": {"add": 0, "change": 1, "delete": 3},
             "container_manager.executorhost": {"add": 1, "change": 1, "delete": 0},
         },
     }
@@ -143,7 +143,7 @@ def test_report_figures_match_the_actions_and_the_database(project: Path) -> Non
     scenario = Path(__file__).with_name("scenario.py").read_text()
     db, _ = run_script(project, "scenario.py", scenario, json.dumps(ACTIONS))
     want = expected()
-    assert db["statuses"][len(LOGINS) :] == [302, 302, 302, 302, 302, 403, 403, 403, 403, 403]
+    assert db["statuses"][len(LOGINS) :] == [302, 302, 302, 302, 302, 302, 403, 403, 403, 403, 403]
     # The database, counted with plain SQL, agrees with the actions.
     assert db["kinds"] == {
         "login.succeeded": want["succeeded"],
@@ -171,12 +171,13 @@ def test_report_figures_match_the_actions_and_the_database(project: Path) -> Non
     assert denials["by_user"] == want["denied_by_user"]
     assert denials["by_address"] == want["denied_by_address"]
     assert denials["by_route"] == want["denied_by_route"]
-    assert admin["total"] == 5
+    assert admin["total"] == 6
     assert admin["by_object_type"] == want["admin"]
-    assert admin["by_user"] == {keyed("alice"): 5}
+    assert admin["by_user"] == {keyed("alice"): 6}
     assert [(e["object_type"], e["action"]) for e in admin["entries"]] == [
         ("container_manager.executorhost", "add"),
         ("container_manager.executorhost", "change"),
+        ("container_manager.containerjob", "change"),
         *[("container_manager.containerjob", "delete")] * 3,
     ]
 
@@ -198,7 +199,7 @@ def test_report_figures_match_the_actions_and_the_database(project: Path) -> Non
     text = report(project, "--since", "24h").stdout
     assert f"Logins: {want['succeeded']} succeeded, {want['failed']} failed" in text
     assert f"Permission denials (403): {want['denied']}" in text
-    assert "container_manager.containerjob: add 0, change 0, delete 3" in text
+    assert "container_manager.containerjob: add 0, change 1, delete 3" in text
     assert "container_manager.executorhost: add 1, change 1, delete 0" in text
     for title, counts in (
         ("failed by user", want["failed_by_user"]),
@@ -214,7 +215,7 @@ def test_report_figures_match_the_actions_and_the_database(project: Path) -> Non
     # The earlier events (three days back) are counted once the period reaches them.
     older = json.loads(report(project, "--since", "4d", "--format", "json").stdout)
     assert older["logins"]["failed"] == want["failed"] + 1
-    assert older["admin_changes"]["by_object_type"]["container_manager.containerjob"]["change"] == 1
+    assert older["admin_changes"]["by_object_type"]["container_manager.containerjob"]["change"] == 2
     # --until excludes everything after it.
     empty = json.loads(report(project, "--since", "4d", "--until", "1d", "--format", "json").stdout)
     assert (empty["logins"]["succeeded"], empty["logins"]["failed"], empty["admin_changes"]["total"]) == (
