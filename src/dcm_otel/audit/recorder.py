@@ -4,7 +4,7 @@ response, as Django logs it on ``django.request`` (``PermissionDenied``, CSRF fa
 
 Each event is one INSERT on the request's own connection, inside a savepoint so that a failure (the table
 not migrated yet, a database error) never reaches the request: it is logged once per process. The same
-statement deletes what is beyond ``audit_max_events`` (by id) or older than ``audit_max_age_days``, so the
+transaction deletes what is beyond ``audit_max_events`` (by id) or older than ``audit_max_age_days``, so the
 table never holds more than those bounds. Passwords and other credentials are never read.
 """
 
