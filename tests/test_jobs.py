@@ -91,12 +91,15 @@ def check_truth(receiver: OtlpReceiver, truth: Any) -> None:
     retries = sum(int(p.as_int) for _, p in last_points(receiver, "dcm.job.retries"))
     assert retries == 1
 
-    durations = {a["dcm.job.result"]: p for a, p in last_points(receiver, "dcm.job.duration")}
+    durations: dict[str, list[Any]] = {}
+    for attrs, point in last_points(receiver, "dcm.job.duration"):
+        assert attrs["container.image.name"], attrs  # per image too: what the cost per job divides by
+        durations.setdefault(attrs["dcm.job.result"], []).append(point)
     for status, result in RESULTS.items():
         runs = [s for st, s in truth["runs"] if st == status]
-        point = durations.get(result)
-        assert (point.count if point else 0) == len(runs), result
-        assert (point.sum if point else 0.0) == pytest.approx(sum(runs), abs=1e-6), result
+        points = durations.get(result, [])
+        assert sum(p.count for p in points) == len(runs), result
+        assert sum(p.sum for p in points) == pytest.approx(sum(runs), abs=1e-6), result
     waits = last_points(receiver, "dcm.job.queue.wait_time")
     assert sum(p.count for _, p in waits) == len(truth["waits"])
     assert sum(p.sum for _, p in waits) == pytest.approx(sum(truth["waits"]), abs=1e-6)

@@ -204,6 +204,13 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
                 )
             ],
         ),
+        # The cost rules (deploy/prometheus/rules/dcm-otel-cost.yml), in the currency of their unit prices.
+        (
+            "Cost per job by image and host (last hour)",
+            "table",
+            "short",
+            [(f"dcm_host_image:job_cost:avg1h{{{J}}}", "{{container_image_name}} on {{dcm_host_name}}")],
+        ),
     ],
     "HTTP & DB": [
         (

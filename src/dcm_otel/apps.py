@@ -1,4 +1,5 @@
-"""``"dcm_otel"`` in INSTALLED_APPS initialises telemetry and registers the system checks."""
+"""``"dcm_otel"`` in INSTALLED_APPS initialises telemetry, registers the system checks and
+connects the audit store's receivers."""
 
 from __future__ import annotations
 
@@ -12,5 +13,8 @@ class DcmOtelConfig(AppConfig):
 
     def ready(self) -> None:
         from dcm_otel import runtime
+        from dcm_otel.audit import recorder
 
-        runtime.init()
+        state = runtime.init()
+        if state.config.audit_events:
+            recorder.connect()

@@ -137,6 +137,10 @@ class Config:
     trace_explorer_max_traces: int = 500
     trace_explorer_max_bytes: int = 20_000_000
     tracing_url: str | None = None  # e.g. http://jaeger:16686/trace/{trace_id}
+    # Security events kept for ``manage.py dcm_audit_report`` (docs/audit.md), newest first within bounds.
+    audit_events: bool = True
+    audit_max_events: int = 100_000
+    audit_max_age_days: int = 90
 
 
 # ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
@@ -381,6 +385,9 @@ KEYS: tuple[Key, ...] = (
     Key("trace_explorer_max_traces", _positive_int(1), "DCM_OTEL_TRACE_EXPLORER_MAX_TRACES"),
     Key("trace_explorer_max_bytes", _positive_int(10_000), "DCM_OTEL_TRACE_EXPLORER_MAX_BYTES"),
     Key("tracing_url", _tracing_url, "DCM_OTEL_TRACING_URL"),
+    Key("audit_events", _bool, "DCM_OTEL_AUDIT_EVENTS"),
+    Key("audit_max_events", _positive_int(100), "DCM_OTEL_AUDIT_MAX_EVENTS"),
+    Key("audit_max_age_days", _positive_int(1), "DCM_OTEL_AUDIT_MAX_AGE_DAYS"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

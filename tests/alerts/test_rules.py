@@ -17,7 +17,8 @@ from dcm_otel.alerts.anomaly import ANOMALY_ALERTS
 from dcm_otel.alerts.catalog import SEVERITIES
 from tests.alerts.tools import ROOT, RULE_TESTS_DIR, RULES_DIR, binary, run, series_names
 
-RULE_FILES = [RULES_DIR / ALERTS_FILE, RULES_DIR / RECORDING_FILE]
+RULE_FILES = [RULES_DIR / ALERTS_FILE, RULES_DIR / RECORDING_FILE]  # generated
+COST_FILE = RULES_DIR / "dcm-otel-cost.yml"  # written by hand: users set its prices
 RULE_TESTS = sorted(RULE_TESTS_DIR.glob("*.yml"))
 DOCS = ROOT / "docs"
 # Metric names rules may read before docs/metrics.md documents them: Prometheus name -> OpenTelemetry name.
@@ -34,9 +35,10 @@ def test_committed_rules_are_the_generator_defaults() -> None:
 
 
 def test_promtool_check_rules() -> None:
-    result = run([binary("promtool"), "check", "rules", *map(str, RULE_FILES)])
+    result = run([binary("promtool"), "check", "rules", *map(str, RULE_FILES), str(COST_FILE)])
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
+    assert f"SUCCESS: {len(_cost_rules())} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass() -> None:
@@ -50,7 +52,7 @@ def test_example_prometheus_config_loads_the_rules() -> None:
     example = RULES_DIR.parent / "prometheus.example.yml"
     result = run([binary("promtool"), "check", "config", str(example)])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 2 rule files found" in result.stdout
+    assert "SUCCESS: 3 rule files found" in result.stdout
     assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
 
 
@@ -59,6 +61,8 @@ def _alert_cases(paths: list[Path] = RULE_TESTS) -> tuple[dict[str, int], dict[s
     quiet: dict[str, int] = {}
     for path in paths:
         document = yaml.safe_load(path.read_text())
+        if document["rule_files"] == [f"../rules/{COST_FILE.name}"]:
+            continue  # the cost rules' tests: recorded figures, no alert
         assert sorted(document["rule_files"]) == sorted(f"../rules/{p.name}" for p in RULE_FILES), path
         for test in document["tests"]:
             for case in test.get("alert_rule_test", []):
@@ -147,14 +151,20 @@ def _metric_names(expr: str) -> set[str]:
     return {w for w in series_names(expr) if ":" not in w}
 
 
+def _cost_rules() -> list[dict[str, Any]]:
+    return [r for g in yaml.safe_load(COST_FILE.read_text())["groups"] for r in g["rules"]]
+
+
 def _rules() -> list[dict[str, Any]]:
-    return [r for doc in (alert_rules(), recording_rules()) for g in doc["groups"] for r in g["rules"]]
+    generated = [r for doc in (alert_rules(), recording_rules()) for g in doc["groups"] for r in g["rules"]]
+    return generated + _cost_rules()
 
 
 def test_rules_read_only_documented_metric_names() -> None:
     documented = _documented_metrics()
     used = set().union(*(_metric_names(rule["expr"]) for rule in _rules()))
     assert "dcm_job_transitions_total" in used
+    assert {"container_cpu_usage", "dcm_job_duration_seconds_count"} <= used
     assert "http_server_request_duration_seconds_bucket" in used
     unknown = used - set(documented) - set(PENDING)
     assert not unknown, f"rules read metrics that docs/metrics.md does not document: {sorted(unknown)}"
@@ -166,6 +176,7 @@ def test_rules_read_only_documented_metric_names() -> None:
 
 def test_recorded_series_read_by_alerts_are_recorded() -> None:
     recorded = {rule["record"] for group in recording_rules()["groups"] for rule in group["rules"]}
+    recorded |= {rule["record"] for rule in _cost_rules()}
     for rule in _rules():
         for name in re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b", rule["expr"]):
             assert name in recorded, f"{rule.get('alert') or rule.get('record')} reads unrecorded {name}"

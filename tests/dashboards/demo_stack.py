@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from tests.services import DockerEngine
 from tests.services._common import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+COST_RULES = ROOT / "deploy" / "prometheus" / "rules" / "dcm-otel-cost.yml"
 FIRING = "DcmJobFailureRatioHigh"
 # Only the job failure alert, with windows short enough to fire within the run (its panel annotations).
 THRESHOLDS = {
@@ -93,6 +95,9 @@ def demo_stack(engine: DockerEngine, base: Path) -> Iterator[DemoStack]:
     rules.mkdir()
     (rules / "alerts.yml").write_text(dump(alert_rules(THRESHOLDS)))
     (rules / "recording.yml").write_text(dump(recording_rules(THRESHOLDS)))
+    shutil.copy(
+        COST_RULES, rules / "cost.yml"
+    )  # as committed: the cost panel and tests/dashboards/test_cost.py
     binary("prometheus")  # checked now, before anything starts
     demo_port, prometheus_port = free_port(), free_port()
     metrics = base / "metrics"

@@ -70,13 +70,18 @@ def login_succeeded(sender: Any, request: Any = None, user: Any = None, **_: Any
     )
 
 
+def keyed_hash(value: str) -> str:
+    """An HMAC of ``value`` under ``SECRET_KEY`` (16 hex digits): equal values give equal hashes, so events
+    of one user or address group, but the value cannot be read back without the key."""
+    from django.conf import settings
+
+    return hmac.new(str(settings.SECRET_KEY).encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
+
+
 def login_failed(
     sender: Any, credentials: dict[str, Any] | None = None, request: Any = None, **_: Any
 ) -> None:
-    from django.conf import settings
-
-    username = str((credentials or {}).get("username", ""))
-    digest = hmac.new(str(settings.SECRET_KEY).encode(), username.encode(), hashlib.sha256).hexdigest()[:16]
+    digest = keyed_hash(str((credentials or {}).get("username", "")))
     logger.warning(
         "login failed: user hash %s",
         digest,

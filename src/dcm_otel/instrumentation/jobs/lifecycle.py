@@ -87,7 +87,7 @@ class Lifecycle:
             self._wait.record(waited, host)
         ran = after.run_seconds
         if ran is not None and not before.finished_run:
-            self._duration.record(ran, {**host, a.RESULT: after.result or ""})
+            self._duration.record(ran, {**host, a.RESULT: after.result or "", a.JOB_IMAGE: job.image})
 
     def _transition(self, job: JobFacts, before: JobState, after: JobState, host: dict[str, str]) -> None:
         previous, status = before.status or "none", after.status or ""
