@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
+from dcm_otel.profiling.settings import absolute_path, sampling_interval
 from dcm_otel.settings_parsing import (
     SECRET_KEY_WORDS,
     Choice,
@@ -137,6 +138,14 @@ class Config:
     trace_explorer_max_traces: int = 500
     trace_explorer_max_bytes: int = 20_000_000
     tracing_url: str | None = None  # e.g. http://jaeger:16686/trace/{trace_id}
+    # Profiles of slow requests and job cycles (docs/profiles.md), off by default.
+    profiling: bool = False
+    profile_threshold: float = 1.0
+    profile_db_queries: int = 100
+    profile_interval: float = 0.005
+    profile_dir: str | None = None  # None: dcm_otel-profiles in the system's temporary directory
+    profile_max_count: int = 100
+    profile_max_bytes: int = 20_000_000
 
 
 # ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
@@ -381,6 +390,13 @@ KEYS: tuple[Key, ...] = (
     Key("trace_explorer_max_traces", _positive_int(1), "DCM_OTEL_TRACE_EXPLORER_MAX_TRACES"),
     Key("trace_explorer_max_bytes", _positive_int(10_000), "DCM_OTEL_TRACE_EXPLORER_MAX_BYTES"),
     Key("tracing_url", _tracing_url, "DCM_OTEL_TRACING_URL"),
+    Key("profiling", _bool, "DCM_OTEL_PROFILING"),
+    Key("profile_threshold", _positive_float, "DCM_OTEL_PROFILE_THRESHOLD"),
+    Key("profile_db_queries", _positive_int(1), "DCM_OTEL_PROFILE_DB_QUERIES"),
+    Key("profile_interval", sampling_interval, "DCM_OTEL_PROFILE_INTERVAL"),
+    Key("profile_dir", absolute_path, "DCM_OTEL_PROFILE_DIR"),
+    Key("profile_max_count", _positive_int(1), "DCM_OTEL_PROFILE_MAX_COUNT"),
+    Key("profile_max_bytes", _positive_int(10_000), "DCM_OTEL_PROFILE_MAX_BYTES"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

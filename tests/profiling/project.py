@@ -1,0 +1,63 @@
+"""The test project of the profiler: the admin with the trace explorer, a slow view, a fast one, and a job
+hook that makes the processor's cycle slow; profiling on with a low threshold."""
+
+from pathlib import Path
+
+from tests.dashboards import live_project
+from tests.project_factory import write_project
+
+THRESHOLD = 0.1
+SLOW = 0.6  # seconds a slow view or job hook works: several looks and many samples past the threshold
+
+SETTINGS = live_project.SETTINGS_TAIL + 'INSTALLED_APPS += ["dcm_otel"]\nALLOWED_HOSTS += ["testserver"]\n'
+
+
+def settings(profiles: Path) -> dict[str, object]:
+    """``DCM_OTEL``: the trace explorer, and profiles of what runs past ``THRESHOLD``."""
+    return {
+        "metrics_exporter": ["none"],
+        "trace_explorer": True,
+        "profiling": True,
+        "profile_threshold": THRESHOLD,
+        "profile_dir": str(profiles),
+        "job_hook": "hooks.slow_job_hook",
+    }
+
+
+URLS = live_project.URLS.replace(
+    "urlpatterns = [",
+    """import time
+
+from django.http import HttpResponse
+
+
+def slow_view(request):
+    end = time.monotonic() + %(slow)r
+    while time.monotonic() < end:  # busy, as a slow computation is
+        pass
+    return HttpResponse("slow")
+
+
+def fast_view(request):
+    return HttpResponse("fast")
+
+
+urlpatterns = [
+    path("slow/", slow_view),
+    path("fast/", fast_view),""",
+)
+
+HOOKS = """import time
+
+
+def slow_job_hook(span, job):
+    time.sleep(%(slow)r)
+"""
+
+
+def write(directory: Path, profiles: Path) -> Path:
+    values = {"slow": SLOW}
+    project = write_project(directory, settings_tail=f"{SETTINGS}DCM_OTEL = {settings(profiles)!r}\n")
+    (project / "urls.py").write_text(URLS % values)
+    (project / "hooks.py").write_text(HOOKS % values)
+    return project
