@@ -60,6 +60,11 @@ def pid(request):
     return HttpResponse(str(os.getpid()))
 
 
+def slow(request):
+    time.sleep(0.3)  # past a low profile_threshold
+    return HttpResponse("slow")
+
+
 def query(request):
     with connection.cursor() as cursor:
         for _ in range(3):  # the same statement thrice: an N+1 pattern at a threshold of 3 or less
@@ -73,6 +78,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", job),
     path("boom/", boom),
     path("pid/", pid),
+    path("slow/", slow),
 ]
 """
 
