@@ -87,6 +87,7 @@ def test_slow_work_has_a_profile_reachable_from_its_trace(tmp_path: Path) -> Non
     tree = functions(shown["text"])
     assert tree[0] == "TelemetryMiddleware.__call__"  # rooted at the request
     assert "slow_view" in tree  # the view's own frame, where the time went
+    assert tree.index("crunch") > tree.index("slow_view")  # and what it called, under it
     assert f'href="/admin/dcm-otel/traces/{slow_trace}/"' in shown["text"]  # and back to the trace
 
     # The slow job cycle: its poll span has the profile, rooted at the poll, with the hook's frame.

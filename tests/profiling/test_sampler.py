@@ -5,9 +5,11 @@ and never a local's value; the directory keeps the newest profiles within both b
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from opentelemetry.trace import Span
 
 from dcm_otel.config import load_config
 from dcm_otel.profiling import sampler
+from dcm_otel.profiling.call_tree import CallTree
 from dcm_otel.profiling.storage import ProfileStore
 
 
@@ -103,7 +106,7 @@ def test_work_past_the_threshold_is_profiled_and_linked(spans: InMemorySpanExpor
     assert profile["span_start_ns"] + 50_000_000 <= profile["profiled_from_ns"]  # only once past it
     text = (next(profiles.glob("*.json"))).read_text()
     assert "hunter2" not in text  # frames only: never a local's value
-    assert set(profile["root"]) == {"function", "file", "line", "samples", "children"}
+    assert set(profile["root"]) == {"function", "file", "line", "samples", "seconds", "children"}
 
 
 def test_work_under_the_threshold_is_not(spans: InMemorySpanExporter, profiles: Path) -> None:
@@ -137,6 +140,28 @@ def test_configure_starts_and_stops_the_process_sampler(profiles: Path) -> None:
         off = sampler.configure(load_config({}, {}))
     assert off is None
     assert not on._thread.is_alive()
+
+
+def _stack_of(tree: CallTree, root: FrameType, seconds: float) -> bool:
+    """A sample of this call's own stack (root → here), standing for ``seconds``."""
+    return tree.add(sys._getframe(), root, seconds)
+
+
+def _frame_of_a_call() -> FrameType:
+    return sys._getframe()
+
+
+def test_a_sample_stands_for_the_time_since_the_one_before() -> None:
+    root = sys._getframe()
+    tree = CallTree(root)
+    assert _stack_of(tree, root, 0.25)
+    assert _stack_of(tree, root, 0.5)
+    assert tree.add(root, root, 0.125)  # the root itself at the top: its own time
+    (child,) = tree.root.children.values()
+    assert (tree.root.samples, tree.root.seconds) == (3, 0.875)
+    assert (child.location[0], child.samples, child.seconds) == ("_stack_of", 2, 0.75)
+    returned = _frame_of_a_call()
+    assert not tree.add(root, returned, 1.0)  # the work has returned: its frame is not on the stack
 
 
 def _profile(number: int, padding: int = 0) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from dcm_otel import handover
 from dcm_otel.dashboard.views import render_page
 from dcm_otel.profiling.storage import ProfileStore
 
-MIN_SHARE = 0.005  # calls with fewer of the samples are summed into one row under their caller
+MIN_SHARE = 0.005  # calls with less of the time are summed into one row under their caller
 
 
 @dataclass(frozen=True)
@@ -29,28 +29,31 @@ class Row:
     file: str
     line: int
     samples: int
-    share: float  # of all samples, in percent
-    own: float  # samples with this call at the top of the stack, in percent
+    ms: float
+    share: float  # of the profiled time, in percent
+    own: float  # of it with this call at the top of the stack, in percent
 
 
 def rows(root: dict[str, Any]) -> list[Row]:
-    total = max(root["samples"], 1)
+    total = root["seconds"] or 1.0
     drawn: list[Row] = []
     stack = [(root, 0)]
     while stack:
         node, depth = stack.pop()
         children = node["children"]
-        own = node["samples"] - sum(child["samples"] for child in children)
+        own = node["seconds"] - sum(child["seconds"] for child in children)
         drawn.append(
-            Row(depth, node["function"], node["file"], node["line"], node["samples"],
-                100 * node["samples"] / total, 100 * own / total)
+            Row(depth, node["function"], node["file"], node["line"], node["samples"], 1000 * node["seconds"],
+                100 * node["seconds"] / total, 100 * max(own, 0.0) / total)
         )  # fmt: skip
-        shown = [child for child in children if child["samples"] >= MIN_SHARE * total]
-        hidden = sum(child["samples"] for child in children if child not in shown)
+        shown = [child for child in children if child["seconds"] >= MIN_SHARE * total]
+        hidden = [child for child in children if child["seconds"] < MIN_SHARE * total]
         if hidden:
-            shown.append(
-                {"function": "(smaller calls)", "file": "", "line": 0, "samples": hidden, "children": []}
-            )
+            shown.append({
+                "function": "(smaller calls)", "file": "", "line": 0, "children": [],
+                "samples": sum(child["samples"] for child in hidden),
+                "seconds": sum(child["seconds"] for child in hidden),
+            })  # fmt: skip
         stack.extend((child, depth + 1) for child in reversed(shown))
     return drawn
 

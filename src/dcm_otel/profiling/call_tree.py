@@ -1,6 +1,10 @@
-"""Stack samples merged into a call tree: a node per function along each sampled path, counting the samples
-that passed through it. Only code locations are kept (function, file, line of its ``def``): never a local
-variable, an argument or a frame's current line of data.
+"""Stack samples merged into a call tree: a node per function along each sampled path, with the samples
+that passed through it and the time they stand for. Only code locations are kept (function, file, line of
+its ``def``): never a local variable, an argument or a frame's current line of data.
+
+A sample stands for the time since the previous one, not for one interval: the sampler needs the GIL, which
+a CPU-bound thread gives up only at the interpreter's switch interval, so work that computes is sampled less
+often than work that waits; counting samples would understate it, timing them does not.
 
 Bounded: past ``MAX_NODES`` distinct nodes a new path is counted in its deepest known ancestor (its
 ``truncated`` figure grows), so a profile's size does not grow with the work's duration.
@@ -21,22 +25,24 @@ def location(code: CodeType) -> Location:
 
 
 class Node:
-    __slots__ = ("children", "location", "samples")
+    __slots__ = ("children", "location", "samples", "seconds")
 
     def __init__(self, where: Location) -> None:
         self.location = where
         self.samples = 0
+        self.seconds = 0.0
         self.children: dict[Location, Node] = {}
 
     def as_dict(self) -> dict[str, Any]:
-        """Children with the most samples first, as the page shows them."""
+        """Children with the most time first, as the page shows them."""
         function, file, line = self.location
-        children = sorted(self.children.values(), key=lambda child: -child.samples)
+        children = sorted(self.children.values(), key=lambda child: -child.seconds)
         return {
             "function": function,
             "file": file,
             "line": line,
             "samples": self.samples,
+            "seconds": round(self.seconds, 6),
             "children": [child.as_dict() for child in children],
         }
 
@@ -50,9 +56,9 @@ class CallTree:
         self.nodes = 1
         self.truncated = 0
 
-    def add(self, leaf: FrameType, root: FrameType) -> bool:
-        """Count one sample of the stack from ``root`` up to ``leaf``; False when ``root`` is not on it any
-        more (the work has returned)."""
+    def add(self, leaf: FrameType, root: FrameType, seconds: float) -> bool:
+        """Count one sample of the stack from ``root`` up to ``leaf``, standing for ``seconds``; False when
+        ``root`` is not on it any more (the work has returned)."""
         path: list[CodeType] = []
         frame: FrameType | None = leaf
         while frame is not None and frame is not root:
@@ -62,6 +68,7 @@ class CallTree:
             return False
         node = self.root
         node.samples += 1
+        node.seconds += seconds
         for code in reversed(path):
             where = location(code)
             child = node.children.get(where)
@@ -72,5 +79,6 @@ class CallTree:
                 child = node.children[where] = Node(where)
                 self.nodes += 1
             child.samples += 1
+            child.seconds += seconds
             node = child
         return True

@@ -72,6 +72,7 @@ class _Profile:
     trigger: str
     tree: CallTree
     profiled_from_ns: int
+    sampled_at: float  # perf_counter of the last sample
 
 
 class Sampler:
@@ -116,10 +117,12 @@ class Sampler:
     def tick(self, looking: bool = True) -> None:
         """One sample of every profiled thread, then (``looking``) a look for work past its threshold."""
         frames = sys._current_frames()
+        now = time.perf_counter()
         for ident, profile in list(self._active.items()):
             leaf = frames.get(ident)
             ended = getattr(profile.span, "end_time", None) is not None
-            if ended or leaf is None or not profile.tree.add(leaf, profile.frame):
+            since, profile.sampled_at = now - profile.sampled_at, now
+            if ended or leaf is None or not profile.tree.add(leaf, profile.frame, since):
                 del self._active[ident]
                 self._write(profile)
         if looking:
@@ -149,10 +152,18 @@ class Sampler:
         if len(self._active) >= MAX_ACTIVE:
             self.skipped += 1
             return
-        profile = _Profile(uuid.uuid4().hex, point, span, frame, trigger, CallTree(frame), time.time_ns())
+        profile = _Profile(
+            uuid.uuid4().hex,
+            point,
+            span,
+            frame,
+            trigger,
+            CallTree(frame),
+            time.time_ns(),
+            time.perf_counter(),
+        )
         span.set_attributes({PROFILE_ID: profile.id, PROFILE_TRIGGER: trigger})
         self._active[ident] = profile
-        profile.tree.add(leaf, frame)
 
     def _write(self, profile: _Profile) -> None:
         context = profile.span.get_span_context()
@@ -170,6 +181,7 @@ class Sampler:
             "profiled_from_ns": profile.profiled_from_ns,
             "ended_ns": getattr(profile.span, "end_time", None) or time.time_ns(),
             "samples": tree.root.samples,
+            "seconds": round(tree.root.seconds, 6),
             "truncated": tree.truncated,
             "root": tree.root.as_dict(),
         }
