@@ -5,8 +5,8 @@ Three figures, medians over rounds, the profiler off and on taking turns in each
 - **under the threshold**: the trivial view's wall and process CPU time per request (the sampler's own
   thread counted, its looks every 50 ms included), profiling off and on with the default threshold of 1 s,
   so that no request is profiled: what every request pays;
-- **past the threshold**: a view of fixed CPU work (~0.2 s of CPU), profiling off and on with a threshold of 20 ms
-  and the default interval of 5 ms, so that each request is sampled from 20 ms on: the slowdown of the
+- **past the threshold**: a view of fixed CPU work (~0.2 s of CPU), profiling off and on with a threshold of
+  20 ms and the default interval of 5 ms, so that each request is sampled from 20 ms on: the slowdown of the
   profiled work, and the samples each profile got;
 - **a look**: the sampler's time for one look over the stacks of 8 other threads 40 frames deep (what it
   does every 50 ms while nothing is sampled).

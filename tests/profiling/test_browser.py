@@ -5,18 +5,13 @@ links its profile, and the profile page draws the call tree down to the view, wi
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from dcm_otel_devtools.private_postgres import free_port
 from tests.dashboards.cdp import Page, chromium
 from tests.dashboards.test_live_dashboard import login
 from tests.profiling import project
-from tests.project_factory import project_env
-from tests.services._common import port_open, wait_until
+from tests.project_factory import runserver
+from tests.services._common import wait_until
 from tests.trace_explorer.scripts import run_script
 
 SCREENSHOTS = os.environ.get("DCM_OTEL_SCREENSHOTS")
@@ -38,28 +33,6 @@ Array.from(document.querySelectorAll('.dcm-call[data-function]')).map(e => ({
   width: e.querySelector('.dcm-call-bar').getBoundingClientRect().width,
 }))
 """
-
-
-@contextmanager
-def runserver(directory: Path) -> Iterator[str]:
-    """The project served by ``manage.py runserver`` on a free port; its base URL."""
-    port = free_port()
-    with (directory / "server.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            cwd=directory,
-            env=project_env(directory),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            assert wait_until(lambda: port_open("127.0.0.1", port), 60, 0.2), (
-                directory / "server.log"
-            ).read_text()
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
 
 
 def listed(page: Page, url: str) -> bool:
