@@ -109,18 +109,28 @@ def run(rounds: int, requests: int, slow_requests: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dcm-profiles-") as directory:
         busy = _busy_path(requester)
         for index in range(rounds):
+            sampling_cpu = 0.0
             for state in ("off", "on") if index % 2 == 0 else ("on", "off"):
-                sampler.configure(_config(directory, profiling=state == "on"))
+                running = sampler.configure(_config(directory, profiling=state == "on"))
+                sampler_cpu = running.cpu_seconds() if running else 0.0
                 for metric, value in per_request_us(requester, TRIVIAL, requests).items():
                     below[state].setdefault(metric, []).append(value)
-                sampler.configure(
+                if running:
+                    sampler_cpu = running.cpu_seconds() - sampler_cpu
+                    below[state].setdefault("sampler_us", []).append(sampler_cpu / requests * 1e6)
+                running = sampler.configure(
                     _config(directory, profiling=state == "on", profile_threshold=PAST_THRESHOLD)
                 )
+                sampler_cpu = running.cpu_seconds() if running else 0.0
                 for metric, value in _slow_ms(requester, busy, slow_requests).items():
                     above[state].setdefault(metric, []).append(value)
+                if running:
+                    sampling_cpu = running.cpu_seconds() - sampler_cpu
             sampler.configure(_config(directory))  # off: the last profile written
+            taken = [json.loads(path.read_text())["samples"] for path in Path(directory).glob("*.json")]
+            above["on"].setdefault("sampler_us", []).append(sampling_cpu / max(sum(taken), 1) * 1e6)
+            samples += taken
             for path in Path(directory).glob("*.json"):
-                samples.append(json.loads(path.read_text())["samples"])
                 path.unlink()
     return {
         "below": _medians(below),
@@ -155,6 +165,10 @@ def main() -> None:
         f"  past the threshold ({WORK_SECONDS} s of work, sampled from {PAST_THRESHOLD} s on):"
         f" wall {_off_on(above, 'wall_ms', 'ms')}; process CPU {_off_on(above, 'cpu_ms', 'ms')};"
         f" {f['profiles']} profiles, {f['samples_per_profile']} samples each"
+    )
+    print(
+        f"  the sampler's thread: {below['on']['sampler_us']} us CPU per request under the threshold,"
+        f" {above['on']['sampler_us']} us CPU per sample past it"
     )
     print(f"  a look over {THREADS} threads {DEPTH} frames deep: {f['look_us']} us")
 

@@ -82,7 +82,7 @@ class Sampler:
         self.interval = config.profile_interval
         self.look = max(self.interval, min(config.profile_threshold / 2, MAX_LOOK))
         self.store = ProfileStore(config.profile_dir, config.profile_max_count, config.profile_max_bytes)
-        self.written = self.skipped = self.failed = 0
+        self.failed = 0  # profiles that could not be written: the first is logged
         self._active: dict[int, _Profile] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dcm_otel-profiler", daemon=True)
@@ -100,6 +100,11 @@ class Sampler:
             active, self._active = self._active, {}
             for profile in active.values():
                 self._write(profile)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the sampler's thread has used (while it runs; POSIX): what the benchmark reads."""
+        assert self._thread.ident is not None
+        return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
 
     def _run(self) -> None:
         next_look = 0.0
@@ -150,7 +155,6 @@ class Sampler:
         else:
             return
         if len(self._active) >= MAX_ACTIVE:
-            self.skipped += 1
             return
         profile = _Profile(
             uuid.uuid4().hex,
@@ -187,7 +191,6 @@ class Sampler:
         }
         try:
             self.store.write(document)
-            self.written += 1
         except (OSError, ValueError):
             self.failed += 1
             if self.failed == 1:
