@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dcm_otel_devtools.private_postgres import free_port
-from tests.services._common import port_open, wait_until
+from tests.services._common import free_port, port_open, wait_until
 
 SETTINGS = """\
 from pathlib import Path

@@ -1,6 +1,7 @@
-"""A slow request's and a slow job cycle's profiles, reachable from their traces in the admin: the real
-middleware and processor, the real sampler thread, the trace explorer's database and the profile files;
-requests through Django's test client, a cycle of the real ``process_container_jobs`` (mock executor)."""
+"""A slow request's, a DB-heavy request's and a slow job cycle's profiles, reachable from their traces in
+the admin: the real middleware and processor, the real sampler thread, the trace explorer's database and
+the profile files; requests through Django's test client, a cycle of the real ``process_container_jobs``
+(mock executor)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ staff = User.objects.create_superuser("staff", "s@example.com", "pw")
 client = Client()
 client.get("/slow/")
 client.get("/fast/")
+client.get("/queries/")
 host = ExecutorHost.objects.create(name="mock-1", executor_type="mock", connection_string="mock://")
 ContainerJob.objects.create(docker_host=host, name="j", command="true", docker_image="app:1")
 call_command(Command(), "--legacy-mode", "--single-run", "--poll-interval=1", verbosity=0)
@@ -46,8 +48,9 @@ def page(url):
     return {"status": response.status_code, "text": response.content.decode()}
 
 out = {"slow": kept("GET /slow/"), "fast": kept("GET /fast/"), "polls": kept("dcm.processor.poll")}
+out["queries"] = kept("GET /queries/")
 out["pages"] = {}
-for trace_id, attributes in out["slow"] + out["fast"] + out["polls"]:
+for trace_id, attributes in out["slow"] + out["fast"] + out["polls"] + out["queries"]:
     out["pages"][trace_id] = page(f"/admin/dcm-otel/traces/{trace_id}/")
     profile_id = attributes.get("dcm.profile.id")
     if profile_id:
@@ -89,6 +92,11 @@ def test_slow_work_has_a_profile_reachable_from_its_trace(tmp_path: Path) -> Non
     assert "slow_view" in tree  # the view's own frame, where the time went
     assert tree.index("crunch") > tree.index("slow_view")  # and what it called, under it
     assert f'href="/admin/dcm-otel/traces/{slow_trace}/"' in shown["text"]  # and back to the trace
+
+    # The DB-heavy request: profiled for its query count (seen before its duration), down to its view.
+    [(_, queries)] = out["queries"]
+    assert queries["dcm.profile.trigger"] == "db_queries"
+    assert "queries_view" in functions(out["pages"][queries["dcm.profile.id"]]["text"])
 
     # The slow job cycle: its poll span has the profile, rooted at the poll, with the hook's frame.
     profiled = [(t, a) for t, a in out["polls"] if "dcm.profile.id" in a]

@@ -17,5 +17,7 @@ def test_the_profiler_benchmark_runs(tmp_path: Path) -> None:
     )
     assert re.search(r"under the threshold .*: wall [\d.]+ us off, [\d.]+ us on; process CPU", out), out
     assert re.search(r"past the threshold .* on; 2 profiles, [\d.]+ samples each", out), out
-    assert re.search(r"sampler's thread: [\d.]+ us CPU per request under .*, [\d.]+ us CPU per sample", out), out
+    assert re.search(
+        r"sampler's thread: [\d.]+ us CPU per request under .*, [\d.]+ us CPU per sample", out
+    ), out
     assert re.search(r"a look over 8 threads 40 frames deep: [\d.]+ us", out), out

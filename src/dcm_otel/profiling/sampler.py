@@ -148,10 +148,10 @@ class Sampler:
         started = getattr(span, "start_time", None)
         if span is None or started is None or not span.is_recording():
             return
-        if time.time_ns() - started >= self.threshold_ns:
+        if point.queries_of is not None and point.queries_of(subject) >= self.config.profile_db_queries:
+            trigger = "db_queries"  # said first: a request with many queries is usually slow too
+        elif time.time_ns() - started >= self.threshold_ns:
             trigger = "duration"
-        elif point.queries_of is not None and point.queries_of(subject) >= self.config.profile_db_queries:
-            trigger = "db_queries"
         else:
             return
         if len(self._active) >= MAX_ACTIVE:
