@@ -2,7 +2,7 @@
 medians reported as a table per mode (telemetry exported over OTLP to a receiver process, or discarded)
 with the ratios the overhead budget is about, then gunicorn's throughput with export on; then the Docker SDK
 instrumentation's cost per call, the queue gauges' collection time and the cost of a log record
-(:mod:`benchmarks.extras`)."""
+(:mod:`benchmarks.extras`), the profiler's (:mod:`benchmarks.profiles`) and the trace explorer's."""
 
 from __future__ import annotations
 
@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument(
         "--trace-store-rounds", type=int, default=5, help="trace explorer storage rounds; 0 skips them"
     )
+    parser.add_argument("--profile-rounds", type=int, default=3, help="profiler rounds; 0 skips them")
     args = parser.parse_args()
     modes = [mode for mode in dict.fromkeys(args.modes.split(",")) if mode]
     if not modes or not set(modes) <= set(report.MODES):
@@ -166,6 +167,10 @@ def main() -> None:
         if args.asgi_rounds and shutil.which(http.WRK):
             endpoint = receiver.endpoint if receiver is not None and "otlp" in modes else None
             print("\n" + asgi.section(args.asgi_rounds, args.http_seconds, endpoint), flush=True)
+        if args.profile_rounds:
+            rounds = str(args.profile_rounds)
+            env = bench_env(database, "D")
+            print("\n" + _python(env, "-m", "benchmarks.profiles", "--rounds", rounds), flush=True)
     if args.docker_calls:
         print("\n" + extras.docker_section(args.docker_calls), flush=True)
     if args.queue_jobs:

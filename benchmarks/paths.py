@@ -3,3 +3,4 @@
 TRIVIAL = "/trivial/"
 QUERIES = "/queries/"
 VIEWS = (TRIVIAL, QUERIES)
+BUSY = "/busy/"  # the profiler's benchmark only: CPU work of a given size

@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from benchmarks.paths import QUERIES, TRIVIAL
+from benchmarks.paths import BUSY, QUERIES, TRIVIAL
 from benchmarks.shop.models import Item
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,16 @@ def five_queries(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"{len(names)} {count} {first} {exists} {total}")
 
 
+def busy(request: HttpRequest) -> HttpResponse:
+    """CPU work of a fixed size (``?n=`` loop steps): a request past the profiler's threshold."""
+    total = 0
+    for step in range(int(request.GET.get("n", "1000"))):
+        total += step % 7
+    return HttpResponse(str(total))
+
+
 urlpatterns = [
     path(TRIVIAL.strip("/") + "/", trivial),
     path(QUERIES.strip("/") + "/", five_queries),
+    path(BUSY.strip("/") + "/", busy),
 ]

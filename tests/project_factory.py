@@ -5,9 +5,14 @@ lines a test adds."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from tests.services._common import free_port, port_open, wait_until
 
 SETTINGS = """\
 from pathlib import Path
@@ -60,6 +65,11 @@ def pid(request):
     return HttpResponse(str(os.getpid()))
 
 
+def slow(request):
+    time.sleep(0.3)  # past a low profile_threshold
+    return HttpResponse("slow")
+
+
 def query(request):
     with connection.cursor() as cursor:
         for _ in range(3):  # the same statement thrice: an N+1 pattern at a threshold of 3 or less
@@ -73,6 +83,7 @@ urlpatterns = [
     path("jobs/<uuid:pk>/", job),
     path("boom/", boom),
     path("pid/", pid),
+    path("slow/", slow),
 ]
 """
 
@@ -130,3 +141,26 @@ def project_env(directory: Path, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+@contextmanager
+def runserver(directory: Path) -> Iterator[str]:
+    """The project served by ``manage.py runserver`` (a thread per request) on a free port: its base URL.
+    Its output goes to ``server.log``; stopped with SIGTERM."""
+    port = free_port()
+    with (directory / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=directory,
+            env=project_env(directory),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            assert wait_until(lambda: port_open("127.0.0.1", port), 60, 0.2), (
+                directory / "server.log"
+            ).read_text()
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

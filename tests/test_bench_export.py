@@ -73,7 +73,7 @@ def _python(*args: str, env: dict[str, str] | None = None) -> str:
 def test_smoke_run_prints_both_tables_and_every_bar() -> None:
     http = ["--http-rounds", "1", "--http-seconds", "1"]
     skipped = ["--asgi-rounds", "0", "--docker-calls", "0", "--queue-jobs", "0", "--log-records", "0"]
-    skipped += ["--trace-store-rounds", "0"]
+    skipped += ["--trace-store-rounds", "0", "--profile-rounds", "0"]
     out = _python("-m", "benchmarks", "--rounds", "1", "--requests", "50", *http, *skipped)
     assert "telemetry exported over OTLP/HTTP" in out
     assert "exporters that discard" in out

@@ -114,6 +114,10 @@ def _middleware_spans(receiver: OtlpReceiver) -> list[str]:
     ]
 
 
+def _profiled(receiver: OtlpReceiver) -> list[str]:
+    return [s.name for s in receiver.spans() if "dcm.profile.id" in s.attributes]
+
+
 def _repeated_query_events(receiver: OtlpReceiver) -> int:
     return sum("dcm.db.repeated_query" in s.events for s in receiver.spans())
 
@@ -154,6 +158,12 @@ CASES = {
     # three runs of one statement are an N+1 pattern at a threshold of 3 (not at the default 5)
     "db_repeated_query_threshold": Case(
         {"db_repeated_query_threshold": 3}, ("/query/",), lambda r, out: _repeated_query_events(r) == 1
+    ),
+    # the slow request's span links its profile (the sampler thread runs in every launch's serving process)
+    "profiling": Case(
+        {"profiling": True, "profile_threshold": 0.05},
+        ("/slow/",),
+        lambda r, out: _profiled(r) == ["GET /slow/"],
     ),
 }
 

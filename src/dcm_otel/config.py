@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
+from dcm_otel.profiling.settings import absolute_path, sampling_interval
 from dcm_otel.settings_parsing import (
     SECRET_KEY_WORDS,
     Choice,
@@ -141,6 +142,14 @@ class Config:
     audit_events: bool = True
     audit_max_events: int = 100_000
     audit_max_age_days: int = 90
+    # Profiles of slow requests and job cycles (docs/profiles.md), off by default.
+    profiling: bool = False
+    profile_threshold: float = 1.0
+    profile_db_queries: int = 100
+    profile_interval: float = 0.005
+    profile_dir: str | None = None  # None: dcm_otel-profiles in the system's temporary directory
+    profile_max_count: int = 100
+    profile_max_bytes: int = 20_000_000
 
 
 # ---- parsers: each turns a raw value (settings object or env string) into a typed one or raises ValueError
@@ -388,6 +397,13 @@ KEYS: tuple[Key, ...] = (
     Key("audit_events", _bool, "DCM_OTEL_AUDIT_EVENTS"),
     Key("audit_max_events", _positive_int(100), "DCM_OTEL_AUDIT_MAX_EVENTS"),
     Key("audit_max_age_days", _positive_int(1), "DCM_OTEL_AUDIT_MAX_AGE_DAYS"),
+    Key("profiling", _bool, "DCM_OTEL_PROFILING"),
+    Key("profile_threshold", _positive_float, "DCM_OTEL_PROFILE_THRESHOLD"),
+    Key("profile_db_queries", _positive_int(1), "DCM_OTEL_PROFILE_DB_QUERIES"),
+    Key("profile_interval", sampling_interval, "DCM_OTEL_PROFILE_INTERVAL"),
+    Key("profile_dir", absolute_path, "DCM_OTEL_PROFILE_DIR"),
+    Key("profile_max_count", _positive_int(1), "DCM_OTEL_PROFILE_MAX_COUNT"),
+    Key("profile_max_bytes", _positive_int(10_000), "DCM_OTEL_PROFILE_MAX_BYTES"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
 

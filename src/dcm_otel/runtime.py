@@ -218,8 +218,10 @@ def _instrument(state: State, reinstrument: bool = False) -> None:
     ``reinstrument``: ``DCM_OTEL`` has been read after the instrumentors were instrumented from the
     environment alone (``opentelemetry-instrument``). Each is uninstrumented and, if still switched on,
     instrumented again with the settings' config, so every non-provider key takes effect under every launch.
+    The profiler's sampler (:mod:`dcm_otel.profiling`) follows the config the same way.
     """
     from dcm_otel.instrumentation import INSTRUMENTORS
+    from dcm_otel.profiling import sampler
 
     config, telemetry = state.config, state.telemetry
     providers: dict[str, object] = {}
@@ -236,3 +238,4 @@ def _instrument(state: State, reinstrument: bool = False) -> None:
             instrumentor.uninstrument()
         if wanted:
             instrumentor.instrument(config=config, on_apps_ready=init, **providers)
+    sampler.configure(config)

@@ -15,11 +15,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from dcm_otel_devtools.private_postgres import free_port
 from tests.dashboards import live_project
 from tests.dashboards.cdp import Page, chromium
-from tests.project_factory import project_env, write_project
-from tests.services._common import port_open, wait_until
+from tests.project_factory import project_env, runserver, write_project
 
 DASHBOARD = "/admin/dcm-otel/"
 # Set to a directory (docs/images) to keep screenshots of the pages for the docs.
@@ -48,24 +46,9 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     project = write_project(tmp_path_factory.mktemp("live"), settings_tail=live_project.SETTINGS_TAIL)
     (project / "urls.py").write_text(live_project.URLS)
-    port = free_port()
-    server = Server(project, f"http://127.0.0.1:{port}")
-    server.plain_session = server.run("seed.py", live_project.SEED).strip()
-    log = (project / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=project,
-        env=project_env(project),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert wait_until(lambda: port_open("127.0.0.1", port), 60, 0.2), (project / "server.log").read_text()
-        yield server
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    plain_session = Server(project, "").run("seed.py", live_project.SEED).strip()
+    with runserver(project) as url:
+        yield Server(project, url, plain_session)
 
 
 def login(page: Page, base_url: str, user: str, password: str, next_path: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dcm_otel.dashboard import traces, views
+from dcm_otel.dashboard import profiles, traces, views
 
 app_name = "dcm_otel_dashboard"
 urlpatterns = [
@@ -15,4 +15,5 @@ urlpatterns = [
     path("traces/", traces.trace_list, name="traces"),
     path("traces/<str:trace_id>/", traces.trace_detail, name="trace"),
     path("traces/job/<str:job_id>/", traces.job_trace, name="job_trace"),
+    path("profiles/<str:profile_id>/", profiles.profile_detail, name="profile"),
 ]

@@ -14,6 +14,9 @@ from typing import Any
 
 from django.db.models import Count, F, Max, Min, Q, QuerySet
 
+from dcm_otel.profiling.sampler import PROFILE_ID
+from dcm_otel.profiling.storage import valid_id
+
 from .database import explorer_database
 from .models import TraceLog, TraceSpan
 
@@ -120,6 +123,12 @@ class SpanView:
     @property
     def duration_ms(self) -> float:
         return (self.row.end_ns - self.row.start_ns) / 1e6
+
+    @property
+    def profile_id(self) -> str:
+        """The id of the span's profile (docs/profiles.md), or empty."""
+        value = self.attributes.get(PROFILE_ID)
+        return str(value) if valid_id(value) else ""
 
 
 @dataclass

@@ -45,6 +45,7 @@ from dcm_otel.instrumentation.db import query_profile
 from dcm_otel.instrumentation.errors import record_exception
 from dcm_otel.instrumentation.hooks import run_hook
 from dcm_otel.logs.redaction import Redactor
+from dcm_otel.profiling import sampler as profiling
 from dcm_otel.prometheus.views import metrics_view
 
 from .streaming import end_with_stream
@@ -418,3 +419,17 @@ class _Traced:
         )
         attributes.update(outcome)
         middleware.durations.record(elapsed, key, attributes)
+
+
+def _span_of(serving: object) -> trace.Span | None:
+    return serving.span if isinstance(serving, _Traced) else None
+
+
+def _queries_of(serving: _Traced) -> int:
+    return serving.profile.total if serving.profile is not None else 0
+
+
+# A sync request past profile_threshold (or profile_db_queries) is profiled from outside (docs/profiles.md).
+profiling.watch(
+    TelemetryMiddleware.__call__, profiling.WatchPoint("request", "serving", _span_of, _queries_of)
+)

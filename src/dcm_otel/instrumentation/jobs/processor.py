@@ -21,6 +21,7 @@ from opentelemetry.trace import Status, StatusCode
 from dcm_otel._container_manager import JobStatus
 from dcm_otel.instrumentation.errors import exception_type, record_exception
 from dcm_otel.logs.redaction import Redactor
+from dcm_otel.profiling import sampler as profiling
 
 from . import attributes as a
 
@@ -125,3 +126,11 @@ class Processor:
         with self._lock:
             polls = dict(self._last_poll)
         return [Observation(now - at, {a.PROCESSOR_MODE: mode}) for mode, at in polls.items()]
+
+
+def _span_of(span: object) -> trace.Span | None:
+    return span if isinstance(span, trace.Span) else None
+
+
+# A poll cycle past profile_threshold (a slow launch, harvest or job hook) is profiled (docs/profiles.md).
+profiling.watch(Processor._poll, profiling.WatchPoint("job_cycle", "span", _span_of))
