@@ -17,6 +17,7 @@ SETTINGS = (
     + """
 INSTALLED_APPS += ["dcm_otel"]
 ALLOWED_HOSTS += ["testserver"]
+TIME_ZONE = "Asia/Tokyo"  # the pages say UTC, so they must not show local time
 DCM_OTEL = {
     "sdk_disabled": True,
     "trace_explorer": False,  # the pages show what the test's own store kept, and say no more is kept
@@ -27,6 +28,7 @@ DCM_OTEL = {
 
 SCRIPT = """
 import json, logging, re
+from datetime import datetime, timezone
 import django
 
 django.setup()
@@ -92,6 +94,8 @@ out["job_trace"] = page(f"/admin/dcm-otel/traces/job/{job.pk}/")
 out["pending"] = page("/admin/dcm-otel/traces/job/no-such-job/")
 out["change"] = page(f"/admin/container_manager/containerjob/{job.pk}/change/")
 out["jobs"] = page("/admin/container_manager/containerjob/")
+out["boom_trace"] = page(f"/admin/dcm-otel/traces/{boom.get_span_context().trace_id:032x}/")
+out["boom_started_utc"] = datetime.fromtimestamp(boom.start_time // 10**9, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 out["request_trace"] = f"{queued.trace_id:032x}"
 out["job_id"] = str(job.pk)
 print(json.dumps(out))
@@ -121,6 +125,9 @@ def test_the_explorer_pages(tmp_path: Path) -> None:
     assert roots(out["slow"]) == []
     assert 'class="dcm-error"' in out["list"]["text"]
     assert 'id="dcm-explorer-off"' in out["list"]["text"]  # DEBUG is true, but the key says no
+    # Start times are shown in UTC, as the pages say, whatever the project's TIME_ZONE.
+    assert f"<td>{out['boom_started_utc']}." in out["list"]["text"]
+    assert f"Started {out['boom_started_utc']} UTC" in out["boom_trace"]["text"]
 
     # The job's trace: the request's trace with the run it queued, across the two processes, in order.
     trace = out["job_trace"]
