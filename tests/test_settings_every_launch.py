@@ -95,6 +95,7 @@ class Case:
     settings: dict[str, object]
     paths: tuple[str, ...]
     holds: Callable[[OtlpReceiver, str], bool]
+    code: str = ""  # settings.py lines before DCM_OTEL (a hook the settings name as ``settings.<function>``)
 
 
 def _server_spans(receiver: OtlpReceiver) -> list[str]:
@@ -116,6 +117,10 @@ def _middleware_spans(receiver: OtlpReceiver) -> list[str]:
 
 def _profiled(receiver: OtlpReceiver) -> list[str]:
     return [s.name for s in receiver.spans() if "dcm.profile.id" in s.attributes]
+
+
+def _spans_with(receiver: OtlpReceiver, attribute: str) -> list[tuple[str, object]]:
+    return [(s.name, s.attributes[attribute]) for s in receiver.spans() if attribute in s.attributes]
 
 
 def _repeated_query_events(receiver: OtlpReceiver) -> int:
@@ -165,6 +170,19 @@ CASES = {
         ("/slow/",),
         lambda r, out: _profiled(r) == ["GET /slow/"],
     ),
+    # the hooks the settings name are imported in every launch and called with the span
+    "request_hook": Case(
+        {"request_hook": "settings.tag_request"},
+        ("/",),
+        lambda r, out: _spans_with(r, "app.path") == [("GET /", "/")],
+        "def tag_request(span, request):\n    span.set_attribute('app.path', request.path)\n",
+    ),
+    "db_hook": Case(
+        {"db_hook": "settings.tag_query"},
+        ("/query/",),
+        lambda r, out: [alias for _, alias in _spans_with(r, "app.db_alias")] == ["default"] * 3,
+        "def tag_query(span, alias, sql):\n    span.set_attribute('app.db_alias', alias)\n",
+    ),
 }
 
 
@@ -183,7 +201,7 @@ def test_the_key_takes_effect_under_every_launch(
     apps, line, run = LAUNCHES[launch]
     case = CASES[key]
     project = write_project(
-        tmp_path, settings_tail=f"\nDCM_OTEL = {case.settings!r}\n{line}", installed_apps=apps
+        tmp_path, settings_tail=f"\n{case.code}DCM_OTEL = {case.settings!r}\n{line}", installed_apps=apps
     )
     out = run(project, receiver, case.paths)
     assert case.holds(receiver, out), (receiver.spans(), out)
