@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -127,16 +128,48 @@ def build_sampler(config: Config) -> sampling.Sampler:
 
 
 def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
-    """Only what the settings/env gave us; the exporters read per-signal OTEL_* variables themselves."""
+    """Only what the settings/env gave us, and none that a per-signal ``OTEL_EXPORTER_OTLP_<SIGNAL>_*``
+    variable overrides: the exporters read those themselves (an argument would win over them)."""
     kwargs: dict[str, Any] = {"timeout": config.otlp_timeout}
-    if config.otlp_headers:
+    if config.otlp_headers and not _signal_env(signal, "HEADERS"):
         kwargs["headers"] = dict(config.otlp_headers)
+    http = config.otlp_protocol == "http/protobuf"
     if config.otlp_endpoint:
-        http = config.otlp_protocol == "http/protobuf"
         kwargs["endpoint"] = config.otlp_endpoint + (_SIGNAL_PATHS[signal] if http else "")
         if not http:
             kwargs["insecure"] = config.otlp_endpoint.startswith("http://")
+    files = {
+        suffix: path
+        for suffix, path in (
+            ("CERTIFICATE", config.otlp_certificate),
+            ("CLIENT_CERTIFICATE", config.otlp_client_certificate),
+            ("CLIENT_KEY", config.otlp_client_key),
+        )
+        if path
+        and not any(_signal_env(signal, s) for s in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"))
+    }
+    if files and http:
+        kwargs["certificate_file"] = files.get("CERTIFICATE")
+        kwargs["client_certificate_file"] = files.get("CLIENT_CERTIFICATE")
+        kwargs["client_key_file"] = files.get("CLIENT_KEY")
+    elif files:
+        kwargs["credentials"] = _grpc_credentials(files)
     return kwargs
+
+
+def _signal_env(signal: str, suffix: str) -> bool:
+    return bool(os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}", "").strip())
+
+
+def _grpc_credentials(files: dict[str, str]) -> Any:
+    """The gRPC exporters take TLS files only from the environment; from settings they need credentials."""
+    import grpc
+
+    def read(suffix: str) -> bytes | None:
+        path = files.get(suffix)
+        return Path(path).read_bytes() if path else None
+
+    return grpc.ssl_channel_credentials(read("CERTIFICATE"), read("CLIENT_KEY"), read("CLIENT_CERTIFICATE"))
 
 
 def _otlp_exporter(config: Config, signal: str) -> Any:
