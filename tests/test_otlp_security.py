@@ -158,3 +158,27 @@ def test_a_per_signal_variable_wins_over_the_general_setting(
     assert "certificate_file" not in traces
     assert logs["headers"] == {"y": "2"}
     assert logs["certificate_file"] == pem["ca"]
+
+
+def test_the_exporters_ca_is_not_replaced_by_the_environments_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests lets REQUESTS_CA_BUNDLE replace a session's own verify; the exporters' session keeps it."""
+    import requests
+
+    from dcm_otel.otlp_http_session import ExporterSession, exporter_session
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    url = "https://collector:4318/v1/traces"
+    plain, ours = requests.Session(), exporter_session()
+    assert isinstance(ours, ExporterSession)
+    for session in (plain, ours):
+        session.verify = "/etc/dcm/tls/collector-ca.crt"
+    assert plain.merge_environment_settings(url, {}, None, None, None)["verify"] != plain.verify  # the bug
+    assert ours.merge_environment_settings(url, {}, None, None, None)["verify"] == ours.verify
+    ours.verify = True  # no CA given: the environment's bundle, as before
+    assert ours.merge_environment_settings(url, {}, None, None, None)["verify"].endswith(
+        "ca-certificates.crt"
+    )
+    # A credential provider gives the exporters a session of its own: none is passed.
+    monkeypatch.setenv("OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER", "google")
+    assert exporter_session() is None
+    assert "session" not in providers._otlp_kwargs(Config(otlp_endpoint="https://c:4318"), "traces")

@@ -148,6 +148,11 @@ def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
         if path
         and not any(_signal_env(signal, s) for s in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"))
     }
+    if http:
+        from dcm_otel.otlp_http_session import exporter_session
+
+        if (session := exporter_session()) is not None:
+            kwargs["session"] = session
     if files and http:
         kwargs["certificate_file"] = files.get("CERTIFICATE")
         kwargs["client_certificate_file"] = files.get("CLIENT_CERTIFICATE")

@@ -116,3 +116,11 @@ def test_no_config_writes_a_secret() -> None:
                 for name, value in ((component or {}).get("headers") or {}).items():
                     if name.lower() in {"api-key", "authorization", "dd-api-key"}:
                         assert "${env:" in str(value), (path.name, name)
+
+
+def test_an_unset_ingest_token_fails_validation(collector_binary: Path) -> None:
+    """bearer-auth.yaml never starts open: without the token the collector refuses the config."""
+    env = {name: value for name, value in SAMPLE_ENV.items() if name != "OTELCOL_INGEST_TOKEN"}
+    done = validate(collector_binary, ["base", "tls", "bearer-auth", "debug"], env=env)
+    assert done.returncode != 0
+    assert "bearertokenauth/ingest: no bearer token provided" in done.stderr, done.stderr
