@@ -23,7 +23,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from tests.services._common import wait_until
 
 from .certificates import Certificates, Pair, make_certificates
-from .configs import Collector
+from .configs import Collector, running_collector
+from .telemetry import SPAN, send_sample
 from .test_overlays import file_spans
 
 TOKEN = "ingest-token-0123456789"
@@ -163,6 +164,34 @@ def test_the_health_check_is_served_over_mutual_tls(collector: SecuredCollector)
     assert health(collector, collector.certificates.client).status_code == 200
     with pytest.raises(requests.exceptions.ConnectionError):
         health(collector, None)
+
+
+def test_an_agent_forwards_to_the_secured_gateway(
+    collector: SecuredCollector, collector_binary: Path, tmp_path: Path
+) -> None:
+    """base + agent + agent-tls: the load_balancing exporter verifies the gateway by the name its
+    certificate holds (localhost, while it dials 127.0.0.1), presents the client certificate and the token."""
+    certificates = collector.certificates
+    env = {
+        "OTELCOL_GATEWAY_HOSTNAME": "127.0.0.1",
+        "OTELCOL_GATEWAY_PORT": str(collector.grpc_port),
+        "OTELCOL_GATEWAY_CA_FILE": str(certificates.ca),
+        "OTELCOL_GATEWAY_SERVER_NAME": "localhost",
+        "OTELCOL_GATEWAY_CERT_FILE": str(certificates.client.cert),
+        "OTELCOL_GATEWAY_KEY_FILE": str(certificates.client.key),
+        "OTELCOL_GATEWAY_TOKEN": TOKEN,
+    }
+    with running_collector(collector_binary, ["base", "agent", "agent-tls"], env, tmp_path) as agent:
+        sent = send_sample(agent.otlp_http)
+
+        def forwarded() -> list[dict[str, Any]]:
+            return [s for s, _ in file_spans(collector.telemetry) if s["traceId"] == sent.trace_id]
+
+        assert wait_until(lambda: bool(forwarded()), ARRIVAL_TIMEOUT, 0.2), (
+            agent.log_tail(),
+            collector.log_tail(),
+        )
+    assert [span["name"] for span in forwarded()] == [SPAN]
 
 
 # A process that sets dcm_otel up from its settings (argv[1], JSON) and the environment, as an app does at
