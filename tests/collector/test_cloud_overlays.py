@@ -1,32 +1,41 @@
 """The cloud overlays, run by the built collector against a local stand-in for the cloud's intake that
 records the exact requests: googlecloud.yaml (Google's Telemetry API, OTLP/HTTP with an OAuth 2 access
-token read from a file, which the collector reads again when it changes)."""
+token read from a file, which the collector reads again when it changes), with the token file kept by
+scripts/google_access_token.py from a service-account key made for the test."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from tests.services._common import wait_until
 
-from .configs import DOC, Collector, config_args, running_collector
+from .configs import DOC, ROOT, Collector, config_args, running_collector
+from .google_token import token_endpoint
 from .standin import StandIn, stand_in
 from .telemetry import SERVICE, Sent, send_sample
 from .test_overlays import ARRIVAL_TIMEOUT, arrived, received, request_resources
 
 PROJECT = "dcm-otel-test-project"
+REFRESHER = ROOT / "scripts" / "google_access_token.py"
+TOKEN_RELOADED = "refresh token"  # what the bearertokenauth extension logs when it reads the file again
 SIGNALS = ("traces", "logs")
 
 
-def test_googlecloud_sends_traces_and_logs_with_the_current_access_token(
+def test_googlecloud_sends_traces_and_logs_with_a_token_the_refresher_keeps_fresh(
     collector_binary: Path, tmp_path: Path
 ) -> None:
-    token_file = tmp_path / "access-token"
-    token_file.write_text("ya29.first-token\n")
-    with stand_in() as intake:
+    """scripts/google_access_token.py signs in with a service-account key (Google's own library, against
+    a stand-in token endpoint) and writes the token file; the collector sends with the token in it, and
+    with the next one once the refresher replaced it."""
+    token_file, key_file = tmp_path / "access-token", tmp_path / "service-account.json"
+    with token_endpoint(key_file) as tokens, stand_in() as intake:
+        refresh_token(key_file, token_file)
         env = {
             "GOOGLE_TELEMETRY_ENDPOINT": intake.url,
             "GOOGLE_CLOUD_PROJECT": PROJECT,
@@ -40,14 +49,19 @@ def test_googlecloud_sends_traces_and_logs_with_the_current_access_token(
                 intake.requests,
                 collector.log_tail(),
             )
-            # A refreshed token (what the job keeping the file fresh writes) is used from then on.
-            token_file.write_text("ya29.second-token\n")
-            assert wait_until(lambda: "refresh token" in collector.log_tail(), ARRIVAL_TIMEOUT, 0.2)
+            reloads = collector.log_tail().count(TOKEN_RELOADED)
+            refresh_token(key_file, token_file)
+            assert wait_until(
+                lambda: collector.log_tail().count(TOKEN_RELOADED) > reloads, ARRIVAL_TIMEOUT, 0.2
+            )
             second = send_sample(collector.otlp_http)
             assert wait_until(lambda: all(arrived(intake, second, s) for s in SIGNALS), ARRIVAL_TIMEOUT, 0.2)
+    assert (tokens.issued, tokens.refused) == (["ya29.local-1", "ya29.local-2"], [])
+    assert [tokens_of(intake, sent) for sent in (first, second)] == [
+        {"Bearer ya29.local-1"},
+        {"Bearer ya29.local-2"},
+    ]
     assert not intake.of("metrics")
-    tokens = [tokens_of(intake, sent) for sent in (first, second)]
-    assert tokens == [{"Bearer ya29.first-token"}, {"Bearer ya29.second-token"}]
     for signal in SIGNALS:
         for request in intake.of(signal):
             assert request.path == f"/v1/{signal}"
@@ -57,6 +71,22 @@ def test_googlecloud_sends_traces_and_logs_with_the_current_access_token(
             for resource in request_resources(request):
                 assert resource["gcp.project_id"] == PROJECT
                 assert resource["service.name"] == SERVICE
+
+
+def refresh_token(key_file: Path, token_file: Path) -> None:
+    """One run of the refresher, with only the service-account key as credentials."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith(("GOOGLE_", "GCE_"))}
+    environ["GOOGLE_APPLICATION_CREDENTIALS"] = str(key_file)
+    done = subprocess.run(
+        [sys.executable, str(REFRESHER), "--once", str(token_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ya29" not in done.stdout + done.stderr  # the token is never printed
 
 
 def tokens_of(intake: StandIn, sent: Sent) -> set[str]:
