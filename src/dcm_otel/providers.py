@@ -138,35 +138,34 @@ def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
         kwargs["endpoint"] = config.otlp_endpoint + (_SIGNAL_PATHS[signal] if http else "")
         if not http:
             kwargs["insecure"] = config.otlp_endpoint.startswith("http://")
-    files = {
-        suffix: path
-        for suffix, path in (
-            ("CERTIFICATE", config.otlp_certificate),
-            ("CLIENT_CERTIFICATE", config.otlp_client_certificate),
-            ("CLIENT_KEY", config.otlp_client_key),
-        )
-        if path
-        and not any(_signal_env(signal, s) for s in ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY"))
-    }
     if http:
         from dcm_otel.otlp_http_session import exporter_session
 
         if (session := exporter_session()) is not None:
             kwargs["session"] = session
-    if files and http:
-        kwargs["certificate_file"] = files.get("CERTIFICATE")
-        kwargs["client_certificate_file"] = files.get("CLIENT_CERTIFICATE")
-        kwargs["client_key_file"] = files.get("CLIENT_KEY")
-    elif files:
-        kwargs["credentials"] = _grpc_credentials(files)
+    kwargs.update(_tls_kwargs(config, signal, http))
     return kwargs
+
+
+_TLS_SUFFIXES = ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY")
+
+
+def _tls_kwargs(config: Config, signal: str, http: bool) -> dict[str, Any]:
+    """The settings' TLS files, unless a per-signal variable names that signal's own."""
+    paths = (config.otlp_certificate, config.otlp_client_certificate, config.otlp_client_key)
+    if not any(paths) or any(_signal_env(signal, suffix) for suffix in _TLS_SUFFIXES):
+        return {}
+    if http:
+        names = ("certificate_file", "client_certificate_file", "client_key_file")
+        return dict(zip(names, paths, strict=True))
+    return {"credentials": _grpc_credentials(dict(zip(_TLS_SUFFIXES, paths, strict=True)))}
 
 
 def _signal_env(signal: str, suffix: str) -> bool:
     return bool(os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}", "").strip())
 
 
-def _grpc_credentials(files: dict[str, str]) -> Any:
+def _grpc_credentials(files: dict[str, str | None]) -> Any:
     """The gRPC exporters take TLS files only from the environment; from settings they need credentials."""
     import grpc
 
