@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 
 from dcm_otel.access_control import IpNetwork, parse_networks, parse_token
 from dcm_otel.health.settings import HealthSettings, parse_health
+from dcm_otel.otlp_security import TLS_FILES, client_pair_problems, env_headers, signal_env_problems
+from dcm_otel.otlp_security import headers as _headers
+from dcm_otel.otlp_security import pairs as _pairs
 from dcm_otel.profiling.settings import absolute_path, sampling_interval
 from dcm_otel.settings_parsing import (
     SECRET_KEY_WORDS,
@@ -95,6 +98,11 @@ class Config:
     otlp_headers: Mapping[str, str] = field(default_factory=dict)
     otlp_timeout: float = 10.0
     otlp_encoder: OtlpEncoder = "fast"
+    # PEM files (docs/collector.md, "Ingest security"): the CA that signs the collector's certificate, and
+    # this app's client certificate and key for a collector that requires mutual TLS.
+    otlp_certificate: str | None = None
+    otlp_client_certificate: str | None = None
+    otlp_client_key: str | None = None
     sampler: Sampler = "parentbased_always_on"
     sampler_arg: float = 1.0
     sdk_disabled: bool = False
@@ -237,39 +245,6 @@ def _endpoint(raw: object) -> str:
     return raw.strip().rstrip("/")
 
 
-_PAIR = re.compile(r"^\s*([^=,\s]+)\s*=\s*(.*?)\s*$")
-
-
-def _pairs(raw: object) -> dict[str, str]:
-    """``k=v,k2=v2`` (the OTEL_* list format) or a dict of strings."""
-    allowed = "a dict of strings or 'key=value,key2=value2'"
-    if isinstance(raw, Mapping):
-        if not all(isinstance(k, str) and k.strip() and isinstance(v, str) for k, v in raw.items()):
-            raise ValueError(allowed)
-        return dict(raw)
-    if not isinstance(raw, str):
-        raise ValueError(allowed)
-    result: dict[str, str] = {}
-    for item in filter(str.strip, raw.split(",")):
-        match = _PAIR.match(item)
-        if not match:
-            raise ValueError(allowed)
-        result[match.group(1)] = match.group(2)
-    return result
-
-
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-_HEADER_VALUE = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")
-
-
-def _headers(raw: object) -> dict[str, str]:
-    """``_pairs`` that HTTP and gRPC can send: token names, printable ASCII values (an API key's shape)."""
-    headers = _pairs(raw)
-    if not all(_HEADER_NAME.match(k) and _HEADER_VALUE.match(v) for k, v in headers.items()):
-        raise ValueError("HTTP header names (token characters) and values of printable ASCII")
-    return headers
-
-
 def _paths(raw: object) -> tuple[str, ...]:
     if isinstance(raw, str) or not isinstance(raw, list | tuple):
         raise ValueError("a list of URL path prefixes starting with '/'")
@@ -351,9 +326,10 @@ KEYS: tuple[Key, ...] = (
     Key("logs_exporter", _exporters(LOGS_EXPORTERS), "OTEL_LOGS_EXPORTER"),
     Key("otlp_endpoint", _endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     Key("otlp_protocol", choice(OTLP_PROTOCOLS), "OTEL_EXPORTER_OTLP_PROTOCOL"),
-    Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS"),
+    Key("otlp_headers", _headers, "OTEL_EXPORTER_OTLP_HEADERS", env_headers),
     Key("otlp_timeout", _positive_float, "OTEL_EXPORTER_OTLP_TIMEOUT", _millis_env),
     Key("otlp_encoder", choice(OTLP_ENCODERS), "DCM_OTEL_OTLP_ENCODER"),
+    *(Key(name, parse, f"OTEL_EXPORTER_OTLP_{suffix}") for name, (suffix, parse) in TLS_FILES.items()),
     Key("sampler", choice(SAMPLERS), "OTEL_TRACES_SAMPLER"),
     Key("sampler_arg", _ratio, "OTEL_TRACES_SAMPLER_ARG"),
     Key("sdk_disabled", _bool, "OTEL_SDK_DISABLED"),
@@ -517,6 +493,7 @@ def load_config(
                 _endpoint(environ[name])
             except ValueError as exc:
                 problems.append(Problem(name, environ[name], str(exc)))
+    problems += signal_env_problems(environ) + client_pair_problems(settings, environ)
     reported = {problem.key for problem in problems}
     problems += [problem for problem in _sdk_env_problems(environ) if problem.key not in reported]
     if problems:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -127,16 +128,52 @@ def build_sampler(config: Config) -> sampling.Sampler:
 
 
 def _otlp_kwargs(config: Config, signal: str) -> dict[str, Any]:
-    """Only what the settings/env gave us; the exporters read per-signal OTEL_* variables themselves."""
+    """Only what the settings/env gave us, and none that a per-signal ``OTEL_EXPORTER_OTLP_<SIGNAL>_*``
+    variable overrides: the exporters read those themselves (an argument would win over them)."""
     kwargs: dict[str, Any] = {"timeout": config.otlp_timeout}
-    if config.otlp_headers:
+    if config.otlp_headers and not _signal_env(signal, "HEADERS"):
         kwargs["headers"] = dict(config.otlp_headers)
+    http = config.otlp_protocol == "http/protobuf"
     if config.otlp_endpoint:
-        http = config.otlp_protocol == "http/protobuf"
         kwargs["endpoint"] = config.otlp_endpoint + (_SIGNAL_PATHS[signal] if http else "")
         if not http:
             kwargs["insecure"] = config.otlp_endpoint.startswith("http://")
+    if http:
+        from dcm_otel.otlp_http_session import exporter_session
+
+        if (session := exporter_session()) is not None:
+            kwargs["session"] = session
+    kwargs.update(_tls_kwargs(config, signal, http))
     return kwargs
+
+
+_TLS_SUFFIXES = ("CERTIFICATE", "CLIENT_CERTIFICATE", "CLIENT_KEY")
+
+
+def _tls_kwargs(config: Config, signal: str, http: bool) -> dict[str, Any]:
+    """The settings' TLS files, unless a per-signal variable names that signal's own."""
+    paths = (config.otlp_certificate, config.otlp_client_certificate, config.otlp_client_key)
+    if not any(paths) or any(_signal_env(signal, suffix) for suffix in _TLS_SUFFIXES):
+        return {}
+    if http:
+        names = ("certificate_file", "client_certificate_file", "client_key_file")
+        return dict(zip(names, paths, strict=True))
+    return {"credentials": _grpc_credentials(dict(zip(_TLS_SUFFIXES, paths, strict=True)))}
+
+
+def _signal_env(signal: str, suffix: str) -> bool:
+    return bool(os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{suffix}", "").strip())
+
+
+def _grpc_credentials(files: dict[str, str | None]) -> Any:
+    """The gRPC exporters take TLS files only from the environment; from settings they need credentials."""
+    import grpc
+
+    def read(suffix: str) -> bytes | None:
+        path = files.get(suffix)
+        return Path(path).read_bytes() if path else None
+
+    return grpc.ssl_channel_credentials(read("CERTIFICATE"), read("CLIENT_KEY"), read("CLIENT_CERTIFICATE"))
 
 
 def _otlp_exporter(config: Config, signal: str) -> Any:

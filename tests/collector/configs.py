@@ -47,6 +47,19 @@ SAMPLE_ENV = {
     "NEW_RELIC_OTLP_ENDPOINT": "https://otlp.nr-data.net",
     "NEW_RELIC_LICENSE_KEY": "a-license-key",
     "DD_AGENT_OTLP_ENDPOINT": "http://datadog-agent:4318",
+    "OTELCOL_TLS_CERT_FILE": "/etc/dcm-otelcol/tls/server.crt",
+    "OTELCOL_TLS_KEY_FILE": "/etc/dcm-otelcol/tls/server.key",
+    "OTELCOL_TLS_RELOAD_INTERVAL": "1h",
+    "OTELCOL_TLS_CLIENT_CA_FILE": "/etc/dcm-otelcol/tls/clients-ca.crt",
+    "OTELCOL_INGEST_TOKEN": "an-ingest-token",
+    "OTELCOL_GATEWAY_CA_FILE": "/etc/dcm-otelcol/tls/gateways-ca.crt",
+    "OTELCOL_GATEWAY_SERVER_NAME": "otel-gateway",
+    "OTELCOL_GATEWAY_CERT_FILE": "/etc/dcm-otelcol/tls/agent.crt",
+    "OTELCOL_GATEWAY_KEY_FILE": "/etc/dcm-otelcol/tls/agent.key",
+    "OTELCOL_GATEWAY_TOKEN": "the-gateways-ingest-token",
+    "GOOGLE_CLOUD_PROJECT": "my-project",
+    "GOOGLE_OAUTH_TOKEN_FILE": "/var/run/google/access-token",
+    "GOOGLE_TELEMETRY_ENDPOINT": "https://telemetry.googleapis.com",
 }
 
 
@@ -96,7 +109,9 @@ def validate(
 class Collector(Daemon):
     """The built collector running our configs on free 127.0.0.1 ports; `otlp_http` is where SDKs send."""
 
-    def __init__(self, binary: Path, names: Sequence[str], env: Mapping[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, binary: Path, names: Sequence[str | Path], env: Mapping[str, str], log_dir: Path
+    ) -> None:
         self.grpc_port, self.health_port, telemetry_port = free_port(), free_port(), free_port()
         http_port = free_port()
         super().__init__(
@@ -132,7 +147,7 @@ class Collector(Daemon):
 
 @contextmanager
 def running_collector(
-    binary: Path, names: Sequence[str], env: Mapping[str, str], log_dir: Path
+    binary: Path, names: Sequence[str | Path], env: Mapping[str, str], log_dir: Path
 ) -> Iterator[Collector]:
     collector = Collector(binary, names, env, log_dir)
     collector.run()

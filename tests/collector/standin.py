@@ -78,11 +78,18 @@ def stand_in() -> Iterator[StandIn]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     recorder = StandIn(f"http://127.0.0.1:{server.server_address[1]}")
     server.RequestHandlerClass = _handler(recorder)
+    with serving(server):
+        yield recorder
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve ``server`` (bound, its handler set) in a daemon thread until the block ends."""
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield recorder
+        yield
     finally:
         server.shutdown()
         server.server_close()

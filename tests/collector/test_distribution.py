@@ -116,3 +116,26 @@ def test_no_config_writes_a_secret() -> None:
                 for name, value in ((component or {}).get("headers") or {}).items():
                     if name.lower() in {"api-key", "authorization", "dd-api-key"}:
                         assert "${env:" in str(value), (path.name, name)
+
+
+def test_an_unset_ingest_token_fails_validation(collector_binary: Path) -> None:
+    """bearer-auth.yaml never starts open: without the token the collector refuses the config."""
+    env = {name: value for name, value in SAMPLE_ENV.items() if name != "OTELCOL_INGEST_TOKEN"}
+    done = validate(collector_binary, ["base", "tls", "bearer-auth", "debug"], env=env)
+    assert done.returncode != 0
+    assert "bearertokenauth/ingest: no bearer token provided" in done.stderr, done.stderr
+
+
+def test_the_collectors_own_metrics_endpoint_has_no_tls_setting(
+    collector_binary: Path, tmp_path: Path
+) -> None:
+    """Why tls.yaml leaves it on 127.0.0.1 (docs/collector.md, "Ingest security"): should a release take
+    the setting, this fails and tls.yaml should use it."""
+    with_tls = tmp_path / "telemetry-tls.yaml"
+    with_tls.write_text(
+        "service:\n  telemetry:\n    metrics:\n      readers:\n        - pull:\n            exporter:\n"
+        "              prometheus: {host: 127.0.0.1, port: 8888, tls: {cert_file: /etc/tls/server.crt}}\n"
+    )
+    done = validate(collector_binary, ["base", "debug", with_tls])
+    assert done.returncode != 0
+    assert "'readers[0].pull.exporter.prometheus' has invalid keys: tls" in done.stderr, done.stderr
