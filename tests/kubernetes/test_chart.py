@@ -6,6 +6,7 @@ catalog, the Alertmanager config, the autoscaling queries evaluated by promtool)
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,6 +35,13 @@ from .tools import (
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
 ALERTMANAGER_DIR = ROOT / "deploy" / "alertmanager"
 SETS = pytest.mark.parametrize("values", values_sets(), ids=values_id)
+
+
+def test_docs_list_every_values_set() -> None:
+    documented = set(
+        re.findall(r"^\| `([a-z-]+\.yaml)` \|", (ROOT / "docs" / "kubernetes.md").read_text(), re.M)
+    )
+    assert documented == {p.name for p in values_sets() if p is not None}
 
 
 @SETS
