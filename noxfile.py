@@ -154,9 +154,12 @@ def collector(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def kubernetes(session: nox.Session) -> None:
     """Build Helm and the Prometheus Operator CRDs from Go modules (cached between runs), then lint and render
-    the chart (deploy/kubernetes) for every documented values set and validate every object, offline."""
+    the chart (deploy/kubernetes) for every documented values set and validate every object, offline, and
+    the collectors' configs as its pods run them with the built collector."""
     session.run("bash", "scripts/install-services.sh", external=True)  # promtool and amtool
     session.run("bash", "scripts/build-kubernetes-tools.sh", external=True)
+    # The collector validates the configs as the chart's pods run them (cached by `nox -s collector`).
+    session.run("bash", "scripts/build-collector.sh", external=True)
     session.install("-e", ".[test,kubernetes]", "-e", "./devtools")
     args = session.posargs or ["tests/kubernetes"]
     session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})

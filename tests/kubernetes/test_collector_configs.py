@@ -1,0 +1,64 @@
+"""The collectors as the chart runs them: the ConfigMap's files, each pod's `--config` arguments and its
+environment (downward-API fields and Secret values given sample values), through the built collector's
+`validate`, for every documented values set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.collector.binaries import build
+from tests.collector.configs import validate
+
+from .tools import Tools, container, find, values_id, values_sets
+
+FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.1.2.3", "metadata.name": "pod-1"}
+SECRET_VALUE = "a-secret-from-a-kubernetes-secret"
+REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+@pytest.fixture(scope="module")
+def collector_binary() -> Path:
+    return build("collector")
+
+
+@pytest.mark.parametrize("values", values_sets(), ids=values_id)
+def test_agent_and_gateway_configs_validate(
+    tools: Tools, collector_binary: Path, values: Path | None, tmp_path: Path
+) -> None:
+    objects = tools.template(values)
+    config_dir = tmp_path / "otelcol"
+    config_dir.mkdir()
+    for name, text in find(objects, "ConfigMap", "-collector-config")["data"].items():
+        (config_dir / name).write_text(text)
+    for kind, suffix in (("DaemonSet", "-agent"), ("Deployment", "-gateway")):
+        main = container(find(objects, kind, suffix))
+        files = [Path(arg.replace("--config=/etc/otelcol/", f"{config_dir}/")) for arg in main["args"]]
+        assert all(f.is_file() for f in files), main["args"]
+        environment = pod_environment(main["env"])
+        # The pod's mounts (the node's / at /hostfs for the host metrics) as directories here.
+        for mount in main["volumeMounts"]:
+            local = tmp_path / "mounts" / mount["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            environment = {k: v.replace(mount["mountPath"], str(local)) for k, v in environment.items()}
+        done = validate(collector_binary, files, environment)
+        assert done.returncode == 0, f"{values_id(values)} {suffix}: {done.stdout}{done.stderr}"
+
+
+def pod_environment(env: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The variables as the kubelet would set them: `$(NAME)` of an earlier variable expanded."""
+    out: dict[str, str] = {}
+    for item in env:
+        source = item.get("valueFrom", {})
+        if "fieldRef" in source:
+            value = FIELDS[source["fieldRef"]["fieldPath"]]
+        elif "secretKeyRef" in source:
+            value = SECRET_VALUE
+        else:
+            value = REFERENCE.sub(lambda m: out.get(m.group(1), m.group(0)), str(item["value"]))
+        out[item["name"]] = value
+    return out
