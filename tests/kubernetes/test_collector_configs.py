@@ -4,21 +4,14 @@ environment (downward-API fields and Secret values given sample values), through
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.collector.binaries import build
 from tests.collector.configs import validate
 
-from .tools import Tools, container, find, values_id, values_sets
-
-FIELDS = {"spec.nodeName": "node-1", "status.hostIP": "10.1.2.3", "metadata.name": "pod-1"}
-SECRET_VALUE = "a-secret-from-a-kubernetes-secret"
-REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+from .tools import Tools, container, find, pod_environment, values_id, values_sets
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +40,3 @@ def test_agent_and_gateway_configs_validate(
             environment = {k: v.replace(mount["mountPath"], str(local)) for k, v in environment.items()}
         done = validate(collector_binary, files, environment)
         assert done.returncode == 0, f"{values_id(values)} {suffix}: {done.stdout}{done.stderr}"
-
-
-def pod_environment(env: list[Mapping[str, Any]]) -> dict[str, str]:
-    """The variables as the kubelet would set them: `$(NAME)` of an earlier variable expanded."""
-    out: dict[str, str] = {}
-    for item in env:
-        source = item.get("valueFrom", {})
-        if "fieldRef" in source:
-            value = FIELDS[source["fieldRef"]["fieldPath"]]
-        elif "secretKeyRef" in source:
-            value = SECRET_VALUE
-        else:
-            value = REFERENCE.sub(lambda m: out.get(m.group(1), m.group(0)), str(item["value"]))
-        out[item["name"]] = value
-    return out

@@ -28,6 +28,14 @@ VALUES_DIR = ROOT / "deploy" / "kubernetes" / "values"
 BUILD_SCRIPT = ROOT / "scripts" / "build-kubernetes-tools.sh"
 KUBERNETES_VERSION = "1.37"
 CRD_GROUP = "monitoring.coreos.com"
+POD_FIELDS = {
+    "spec.nodeName": "node-1",
+    "status.hostIP": "10.1.2.3",
+    "metadata.name": "pod-1",
+    "metadata.namespace": "observability",
+}
+SECRET_VALUE = "a-secret-from-a-kubernetes-secret"
+ENV_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 GO_LATE_FLAGS = re.compile(r"^(\^)(\(\?[a-zA-Z]+\))")
 
 
@@ -82,6 +90,22 @@ def container(workload: Mapping[str, Any]) -> dict[str, Any]:
 def env_of(workload: Mapping[str, Any]) -> dict[str, Any]:
     """name -> value (or the valueFrom mapping), in the container's order."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container(workload).get("env", [])}
+
+
+def pod_environment(env: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """A container's variables as the kubelet sets them: `$(NAME)` of an earlier variable expanded, the
+    downward-API fields and Secret values given sample values."""
+    out: dict[str, str] = {}
+    for item in env:
+        source = item.get("valueFrom", {})
+        if "fieldRef" in source:
+            value = POD_FIELDS[source["fieldRef"]["fieldPath"]]
+        elif "secretKeyRef" in source:
+            value = SECRET_VALUE
+        else:
+            value = ENV_REFERENCE.sub(lambda m: out.get(m.group(1), m.group(0)), str(item["value"]))
+        out[item["name"]] = value
+    return out
 
 
 # --- validation ---------------------------------------------------------------------------------------
