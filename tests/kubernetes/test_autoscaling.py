@@ -4,16 +4,21 @@ processors report, count each waiting job once."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
+from typing import Any
 
-import pytest
 import yaml
+
+from tests.services._common import unavailable
 
 from .tools import ROOT, Tools, find
 
 VALUES = ROOT / "deploy" / "kubernetes" / "values"
+DOC = ROOT / "docs" / "kubernetes.md"
 
 
 def test_off_by_default(tools: Tools) -> None:
@@ -79,29 +84,37 @@ def test_keda_and_hpa_together_are_refused(tools: Tools) -> None:
     assert "enable keda or hpa, not both" in done.stderr
 
 
-def test_keda_queries_count_each_waiting_job_once(tools: Tools, tmp_path: Path) -> None:
+def test_queries_count_each_waiting_job_once(tools: Tools, tmp_path: Path) -> None:
     """Two processors report the same queue (each observes the database): 60 pending + 41 retrying jobs
     on one host and 7 pending on another are 108 waiting jobs, not 216; running jobs and another service's
-    queue do not count; the oldest age is the largest any host reports."""
+    queue do not count; the oldest age is the largest any host reports. The same for KEDA's queries and the
+    prometheus-adapter rules docs/kubernetes.md gives for the HPA."""
     promtool = shutil.which("promtool")
     if promtool is None:
-        pytest.skip("promtool (Debian prometheus) is not installed: scripts/install-services.sh")
+        unavailable("promtool (Debian prometheus) is not installed: scripts/install-services.sh")
     waiting, oldest = find(tools.template(VALUES / "autoscaling-keda.yaml"), "ScaledObject")["spec"][
         "triggers"
     ]
-    rules = {
-        "groups": [
-            {
-                "name": "keda",
-                "rules": [
-                    {"record": "keda:waiting_jobs", "expr": waiting["metadata"]["query"]},
-                    {"record": "keda:oldest_age_seconds", "expr": oldest["metadata"]["query"]},
-                ],
-            }
-        ]
+    adapter = {rule["name"]["as"]: rule["metricsQuery"] for rule in documented_adapter_rules()}
+    matchers = 'job="jobs-api"'
+    queries = {  # record -> (expression, expected labels, expected value)
+        "keda:waiting_jobs": (waiting["metadata"]["query"], "{}", 108),
+        "keda:oldest_age_seconds": (oldest["metadata"]["query"], "{}", 240),
+        "adapter:waiting_jobs": (
+            adapter["dcm_queue_waiting_jobs"].replace("<<.LabelMatchers>>", matchers),
+            '{job="jobs-api"}',
+            108,
+        ),
+        "adapter:oldest_age_seconds": (
+            adapter["dcm_queue_oldest_age_seconds"].replace("<<.LabelMatchers>>", matchers),
+            '{job="jobs-api"}',
+            240,
+        ),
     }
-    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
-    series = []
+    rules = [{"record": record, "expr": expr} for record, (expr, _, _) in queries.items()]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "scaling", "rules": rules}]}))
+    series = [_series("dcm_queue_depth", "other-app", "proc-c", "docker-1", 1000, dcm_job_status="pending")]
+    series.append(_series("dcm_queue_oldest_age_seconds", "other-app", "proc-c", "docker-1", 9999))
     for instance in ("proc-a", "proc-b"):
         for host, status, value in (
             ("docker-1", "pending", 60),
@@ -114,31 +127,14 @@ def test_keda_queries_count_each_waiting_job_once(tools: Tools, tmp_path: Path) 
             )
         series.append(_series("dcm_queue_oldest_age_seconds", "jobs-api", instance, "docker-1", 240))
         series.append(_series("dcm_queue_oldest_age_seconds", "jobs-api", instance, "docker-2", 30))
-    series.append(
-        _series("dcm_queue_depth", "other-app", "proc-c", "docker-1", 1000, dcm_job_status="pending")
-    )
-    series.append(_series("dcm_queue_oldest_age_seconds", "other-app", "proc-c", "docker-1", 9999))
+    expectations = [
+        {"expr": record, "eval_time": "5m", "exp_samples": [{"labels": record + labels, "value": value}]}
+        for record, (_, labels, value) in queries.items()
+    ]
     test = {
         "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "promql_expr_test": [
-                    {
-                        "expr": "keda:waiting_jobs",
-                        "eval_time": "5m",
-                        "exp_samples": [{"labels": "keda:waiting_jobs", "value": 108}],
-                    },
-                    {
-                        "expr": "keda:oldest_age_seconds",
-                        "eval_time": "5m",
-                        "exp_samples": [{"labels": "keda:oldest_age_seconds", "value": 240}],
-                    },
-                ],
-            }
-        ],
+        "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": expectations}],
     }
     (tmp_path / "test.yml").write_text(yaml.safe_dump(test))
     done = subprocess.run(
@@ -151,6 +147,13 @@ def test_keda_queries_count_each_waiting_job_once(tools: Tools, tmp_path: Path) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
+
+
+def documented_adapter_rules() -> list[dict[str, Any]]:
+    """The prometheus-adapter `rules.external` of docs/kubernetes.md."""
+    (block,) = re.findall(r"```yaml\n( *rules:\n.*?)```", DOC.read_text(), re.S)
+    rules: list[dict[str, Any]] = yaml.safe_load(textwrap.dedent(block))["rules"]["external"]
+    return rules
 
 
 def _series(metric: str, job: str, instance: str, host: str, value: int, **labels: str) -> dict[str, str]:

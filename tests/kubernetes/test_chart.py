@@ -18,6 +18,7 @@ import yaml
 
 from dcm_otel.health.settings import HealthSettings
 from tests.collector.configs import CONFIG_DIR, env_references
+from tests.services._common import unavailable
 
 from .tools import (
     CHART,
@@ -295,7 +296,7 @@ def test_alertmanager_config_passes_amtool(tools: Tools, tmp_path: Path) -> None
     """The rendered config, as the operator's Alertmanager would read it, passes Alertmanager's own check."""
     amtool = shutil.which("amtool")
     if amtool is None:
-        pytest.skip("amtool (Debian prometheus-alertmanager) is not installed: scripts/install-services.sh")
+        unavailable("amtool (Debian prometheus-alertmanager) is not installed: scripts/install-services.sh")
     data = find(tools.template(), "Secret", "-alertmanager")["stringData"]
     config = tmp_path / "alertmanager.yaml"
     config.write_text(data.pop("alertmanager.yaml").replace("/etc/alertmanager/config/", f"{tmp_path}/"))
