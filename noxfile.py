@@ -1,5 +1,5 @@
 """Developer and CI entry points: ``nox -s tests``, ``lint``, ``typecheck``, ``compat``, ``build``, ``demo``,
-``bench``."""
+``bench``, ``collector``, ``kubernetes``."""
 
 from __future__ import annotations
 
@@ -43,11 +43,12 @@ COMPAT_TESTS = [
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite, with the real services (Docker Engine, PostgreSQL, ...) it needs. The collector's
-    end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them. The
+    end-to-end tests need a Go build of the collector and Jaeger first: ``nox -s collector`` runs them, and
+    the Helm chart's checks need Helm: ``nox -s kubernetes``. The
     bench extra too: the benchmark's smoke tests run django-prometheus and contrib's ASGI path."""
     session.run("bash", "scripts/install-services.sh", external=True)
     session.install("-e", ".[test,bench]", "-e", "./devtools")
-    args = session.posargs or ["--ignore=tests/collector"]
+    args = session.posargs or ["--ignore=tests/collector", "--ignore=tests/kubernetes"]
     session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})
 
 
@@ -147,4 +148,18 @@ def collector(session: nox.Session) -> None:
     session.run("bash", "scripts/build-collector.sh", "all", external=True)
     session.install("-e", ".[test]", "-e", "./devtools")
     args = session.posargs or ["tests/collector"]  # `nox -s collector -- tests/collector/x.py`: x alone
+    session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})
+
+
+@nox.session(python=PYTHON)
+def kubernetes(session: nox.Session) -> None:
+    """Build Helm and the Prometheus Operator CRDs from Go modules (cached between runs), then lint and render
+    the chart (deploy/kubernetes) for every documented values set and validate every object, offline, and
+    the collectors' configs as its pods run them with the built collector."""
+    session.run("bash", "scripts/install-services.sh", external=True)  # promtool and amtool
+    session.run("bash", "scripts/build-kubernetes-tools.sh", external=True)
+    # The collector validates the configs as the chart's pods run them (cached by `nox -s collector`).
+    session.run("bash", "scripts/build-collector.sh", external=True)
+    session.install("-e", ".[test,kubernetes]", "-e", "./devtools")
+    args = session.posargs or ["tests/kubernetes"]
     session.run("pytest", *args, env={"PYTHONFAULTHANDLER": "1"})

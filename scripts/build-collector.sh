@@ -19,29 +19,9 @@ CACHE=${DCM_OTEL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dcm_otel}
 # the approved release: newer ones are served but not approved).
 JAEGER_VERSION=v1.75.0
 
-say() { echo "build-collector: $*" >&2; }
-
-find_go() {
-  local go
-  go=$(command -v go || true)
-  [ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; }
-  if [ -z "$go" ]; then
-    say "no Go toolchain (go on PATH or /usr/local/go/bin/go); install Go 1.25+ to build the collector"
-    exit 3
-  fi
-  echo "$go"
-}
-
-# Run "$@" with an exclusive lock on $1.lock, so that concurrent runs build once and the others reuse it.
-locked() {
-  local target=$1
-  shift
-  mkdir -p "$(dirname "$target")"
-  exec {fd}>"$target.lock"
-  flock "$fd"
-  "$@"
-  exec {fd}>&-
-}
+PREFIX=build-collector
+# shellcheck source=scripts/go-build-lib.sh
+. "$ROOT/scripts/go-build-lib.sh"
 
 build_collector() {
   local hash release out work start
@@ -77,32 +57,11 @@ build_collector() {
   echo "$out/dcm-otelcol"
 }
 
-build_jaeger() {
-  local out=$CACHE/jaeger/$JAEGER_VERSION work start
-  if [ -x "$out/jaeger" ]; then
-    say "jaeger: cached ($out)"
-    echo "$out/jaeger"
-    return
-  fi
-  work=$(mktemp -d "$CACHE/jaeger/.build-$JAEGER_VERSION.XXXXXX")
-  start=$SECONDS
-  say "jaeger: building $JAEGER_VERSION in $work (about 5 min when the Go caches are cold)"
-  # `go install pkg@version` refuses modules with replace directives: build it as a tool of a module.
-  (
-    cd "$work"
-    printf 'module dcm-otel-jaeger\n\ngo 1.25\n' >go.mod
-    GOFLAGS=-mod=mod "$GO" get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
-    GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags="-s -w" -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
-  ) >"$work/build.log" 2>&1 || {
-    tail -n 40 "$work/build.log" >&2
-    say "jaeger: build failed; full log in $work/build.log"
-    exit 1
-  }
-  mkdir -p "$out"
-  mv "$work/jaeger" "$work/build.log" "$out/"
-  rm -rf "$work"
-  say "jaeger: built in $((SECONDS - start)) s: $out/jaeger"
-  echo "$out/jaeger"
+# `go install pkg@version` refuses modules with replace directives: build it as a tool of a module.
+jaeger_steps() {
+  printf 'module dcm-otel-jaeger\n\ngo 1.25\n' >go.mod &&
+    GOFLAGS=-mod=mod "$GO" get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+    GOFLAGS=-mod=mod "$GO" build -trimpath -ldflags="-s -w" -o out/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 }
 
 target=${1:-collector}
@@ -117,4 +76,7 @@ GO=$(find_go)
 say "using $("$GO" version)"
 mkdir -p "$CACHE/collector" "$CACHE/jaeger"
 if [ "$target" != jaeger ]; then locked "$CACHE/collector/build" build_collector; fi
-if [ "$target" != collector ]; then locked "$CACHE/jaeger/build" build_jaeger; fi
+if [ "$target" != collector ]; then
+  locked "$CACHE/jaeger/build" build_cached "jaeger $JAEGER_VERSION" "$CACHE/jaeger/$JAEGER_VERSION" jaeger jaeger_steps "about 5 min"
+  echo "$CACHE/jaeger/$JAEGER_VERSION/jaeger"
+fi

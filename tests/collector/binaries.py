@@ -16,18 +16,21 @@ BUILD_TIMEOUT = 3600.0
 
 def build(target: str) -> Path:
     """The path of the `collector` or `jaeger` binary, built first if the cache lacks it."""
+    return Path(run_build_script(BUILD_SCRIPT, target)[-1])
+
+
+def run_build_script(script: Path, *args: str) -> list[str]:
+    """The stdout lines of one of the scripts/build-*.sh (which print what they built or found cached);
+    skip-or-fail without a Go toolchain."""
+    what = " ".join((script.name, *args))
     try:
         done = subprocess.run(
-            ["bash", str(BUILD_SCRIPT), target],
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT,
-            check=False,
+            ["bash", str(script), *args], capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
         )
     except subprocess.TimeoutExpired:
-        unavailable(f"{BUILD_SCRIPT.name} {target} did not finish within {BUILD_TIMEOUT:g} s")
+        unavailable(f"{what} did not finish within {BUILD_TIMEOUT:g} s")
     if done.returncode == NO_GO:
-        unavailable(f"cannot build the {target}: {done.stderr.strip()}")
+        unavailable(f"cannot run {what}: {done.stderr.strip()}")
     if done.returncode != 0:
-        raise RuntimeError(f"{BUILD_SCRIPT.name} {target} failed:\n{done.stderr[-6000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-6000:]}")
+    return done.stdout.strip().splitlines()
