@@ -309,12 +309,18 @@ def test_alertmanager_config_passes_amtool(tools: Tools, tmp_path: Path) -> None
     assert f" - {len(data)} templates\n" in done.stdout, done.stdout
 
 
+#: Overlays the chart cannot offer yet: they read files (certificates, a refreshed access token) that it does
+#: not mount (docs/kubernetes.md, "Not in the chart yet").
+NEEDS_FILES = {"tls", "mtls", "bearer-auth", "agent-tls", "googlecloud"}
+
+
 def test_values_schema_overlays_are_the_collector_overlays() -> None:
     schema = json.loads((CHART / "values.schema.json").read_text())
     allowed = schema["properties"]["gateway"]["properties"]["overlays"]["items"]["enum"]
     assert sorted(allowed) == sorted(
-        p.stem for p in CONFIG_DIR.glob("*.yaml") if p.stem not in {"base", "agent"}
+        p.stem for p in CONFIG_DIR.glob("*.yaml") if p.stem not in {"base", "agent", *NEEDS_FILES}
     )
+    assert {p.stem for p in CONFIG_DIR.glob("*.yaml")} >= NEEDS_FILES  # the list names real overlays
 
 
 @pytest.mark.parametrize(
