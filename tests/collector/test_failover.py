@@ -263,6 +263,8 @@ def test_a_killed_gateways_share_goes_to_the_other(
         victim_unexported_when_last_read=held,
         loss_bound=bound,
         survivor_took=survivor_after - survivor_before,
+        # spans the gateways took more than once (a retried batch is sent whole, also its part that arrived)
+        resent_to_gateways=survivor_after + last.accepted - agent_accepted,
         agent_accepted=agent_accepted,
         agent_sent=agent_sent,
         agent_send_failed=agent_failed,

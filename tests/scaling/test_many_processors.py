@@ -57,18 +57,11 @@ FIRE_TIMEOUT = 90.0
 
 
 @dataclass
-class Node:
-    host: str
-    metrics_dir: Path
-    processor: Daemon
-
-
-@dataclass
 class Fleet:
     project: Path
     database: Postgres
     prometheus: Daemon
-    nodes: dict[str, Node]
+    processors: dict[str, Daemon]  # by the host each serves
     env: dict[str, str]
 
     def script(self, *args: str) -> str:
@@ -98,7 +91,8 @@ class Fleet:
         })  # fmt: skip
 
     def started(self) -> Counter[tuple[str, str]]:
-        """(host, result) of the finished jobs that started and finished: what dcm.job.duration records."""
+        """(host, result) -> jobs that started and finished: what dcm.job.duration records (and, with no job
+        left running, dcm.job.queue.wait_time: one per start)."""
         return Counter({
             (host, RESULTS[status]): n
             for host, status, n in self.rows(
@@ -169,8 +163,8 @@ def fleet(
     fleet = Fleet(project, database, prometheus_daemon(base, free_port()), {}, fleet_env)
     idle = [f"{host}={engine.base_url}" for host, engine in zip(IDLE, engines.values(), strict=True)]
     fleet.script("setup", IMAGE, *pairs, *idle)
-    with started_nodes(project, base, engines, fleet_env) as (nodes, targets):
-        fleet.nodes = nodes
+    with started_nodes(project, base, engines, fleet_env) as (processors, targets):
+        fleet.processors = processors
         prometheus_config(base, targets)
         fleet.prometheus.start()
         try:
@@ -183,9 +177,9 @@ def fleet(
 @contextmanager
 def started_nodes(
     project: Path, base: Path, engines: dict[str, DockerEngine], env: dict[str, str]
-) -> Iterator[tuple[dict[str, Node], list[str]]]:
+) -> Iterator[tuple[dict[str, Daemon], list[str]]]:
     """Per host: a multiprocess metrics dir, gunicorn serving its /metrics and a processor for the host."""
-    nodes, targets = {}, []
+    processors, targets = {}, []
     with ExitStack() as stack:
         for host in engines:
             metrics_dir = base / f"metrics-{host}"
@@ -208,8 +202,8 @@ def started_nodes(
             )
             processor.spawn(env=node_env, cwd=project)
             stack.callback(processor.stop)
-            nodes[host] = Node(host, metrics_dir, processor)
-        yield nodes, targets
+            processors[host] = processor
+        yield processors, targets
 
 
 def test_every_job_figure_equals_the_database_per_host_and_in_total(fleet: Fleet) -> None:
@@ -222,7 +216,7 @@ def test_every_job_figure_equals_the_database_per_host_and_in_total(fleet: Fleet
 
     assert wait_until(finished, JOBS_TIMEOUT, 1.0), (
         fleet.jobs(),
-        {host: node.processor.log_tail() for host, node in fleet.nodes.items()},
+        {host: processor.log_tail() for host, processor in fleet.processors.items()},
     )
     jobs = fleet.jobs()
     assert {host for host, _ in jobs} == {*HOSTS, *IDLE}
@@ -296,9 +290,9 @@ def test_a_processor_killed_mid_job_fires_the_heartbeat_alert_for_its_host(fleet
         JOBS_TIMEOUT,
         0.5,
     )
-    assert running, fleet.nodes[victim].processor.log_tail()
+    assert running, fleet.processors[victim].log_tail()
     assert HEARTBEAT not in firing_alerts(fleet.prometheus.url)
-    fleet.nodes[victim].processor.stop(signal.SIGKILL, 10)
+    fleet.processors[victim].stop(signal.SIGKILL, 10)
     alerts: list[dict[str, Any]] = []
 
     def fired() -> bool:
