@@ -1,8 +1,8 @@
 """(Issue 22.2) Gateway failover, every process real: two apps (gunicorn, the one-line init, OTLP/HTTP) -> an
 agent collector (base + agent.yaml: the load_balancing exporter, DNS resolver) -> two gateway collectors
 (base + prometheus + jaeger) -> Prometheus (remote write) and Jaeger v2. One gateway is killed (SIGKILL, by
-PID) mid-load and its address leaves the name the agent resolves, as a Kubernetes headless Service drops a
-pod that is gone.
+PID) mid-load, or stopped (SIGTERM, as a rolling upgrade does), and its address leaves the name the agent
+resolves, as a Kubernetes headless Service drops a pod that is gone.
 
 On one machine the name is resolved from a hosts file of the agent's own (a private mount namespace binds it
 over /etc/hosts for the agent alone); the gateways listen on 127.0.0.2 and 127.0.0.3, one port.
@@ -157,7 +157,9 @@ def gateways(
 
 @pytest.mark.services
 @pytest.mark.timeout(900)
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_a_killed_gateways_share_goes_to_the_other(
+    stop_signal: signal.Signals,
     collector_binary: Path,
     gateways: tuple[int, list[Collector]],
     prometheus: Prometheus,
@@ -213,7 +215,7 @@ def test_a_killed_gateways_share_goes_to_the_other(
         victim_index = max((0, 1), key=lambda i: snapshots[i][-1].accepted)
         victim, survivor = pair[victim_index], pair[1 - victim_index]
         last = snapshot(victim)
-        victim.stop(signal.SIGKILL, 10)
+        victim.stop(stop_signal, 30)
         killed_at = time.monotonic()
         write_hosts(hosts, tuple(a for i, a in enumerate(GATEWAYS) if i != victim_index))
         survivor_before = survivor.figure(ACCEPTED, receiver="otlp")
@@ -254,7 +256,7 @@ def test_a_killed_gateways_share_goes_to_the_other(
     intakes = [b.accepted - a.accepted for a, b in pairwise([*snapshots[victim_index], last])]
     bound = held + max(intakes, default=0)  # plus what it can take between that read and the kill
     report(
-        "gateway failover, 2 apps -> agent -> 2 gateways (one SIGKILLed) -> Prometheus + Jaeger",
+        f"gateway failover ({stop_signal.name}), 2 apps -> agent -> 2 gateways -> Prometheus + Jaeger",
         requests=sent,
         failed_requests=len(load.failed),
         load_s=load_s,
@@ -281,4 +283,6 @@ def test_a_killed_gateways_share_goes_to_the_other(
     assert agent_sent == agent_accepted, "the agent delivered every span it took"
     assert agent_failed == 0, "the agent dropped nothing: the dead gateway's share was routed again"
     assert survivor_after > survivor_before, "the survivor took the traffic after the kill"
+    if stop_signal == signal.SIGTERM:  # it stops taking data, then exports what it holds
+        assert lost == 0, (lost, victim.log_tail())
     assert 0 <= lost <= bound, (lost, bound)
