@@ -29,14 +29,15 @@ BUILDER_CONFIG = ROOT / "collector" / "builder-config.yaml"
 STARTUP_TIMEOUT = 30.0
 LIFETIME = 3 * 3600.0  # the Python receiver's bound, should this process die without stopping it
 
-_COLLECTOR_CONFIG = """\
+# The sink: an OTLP receiver (http or grpc) into the debug exporter, sampled (benchmarks.gateway uses it too).
+COLLECTOR_SINK_CONFIG = """\
 extensions:
   health_check:
     endpoint: 127.0.0.1:{health_port}
 receivers:
   otlp:
     protocols:
-      http:
+      {protocol}:
         endpoint: 127.0.0.1:{port}
 exporters:
   debug:
@@ -110,7 +111,9 @@ def otlp_receiver() -> Iterator[Receiver]:
         if binary is not None:
             health_port = free_port()
             config = Path(tmp) / "collector.yaml"
-            config.write_text(_COLLECTOR_CONFIG.format(port=port, health_port=health_port))
+            config.write_text(
+                COLLECTOR_SINK_CONFIG.format(protocol="http", port=port, health_port=health_port)
+            )
             command = [str(binary), "--config", str(config)]
             ready_url = f"http://127.0.0.1:{health_port}/"
             description = f"dcm-otelcol ({binary}): otlp receiver -> debug exporter, basic, sampled"

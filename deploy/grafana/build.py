@@ -17,6 +17,10 @@ RI = "$__rate_interval"
 # Counters that appear with their first event (retries, errors, N+1 flags) read "0", not "No data", on a series
 # of the same labels that always exists.
 ZERO_BY_HOST = f"sum by (job, dcm_host_name) (dcm_host:job_transitions:rate5m{{{J}}}) * 0"
+# Gauges that every processor (and web process) observing the database reports alike: one value per host, not
+# one per reporting process (two processors would double a plain sum).
+QUEUE_DEPTH_BY_HOST = f"max by (job, dcm_host_name, dcm_job_status) (dcm_queue_depth{{{J}}})"
+HOST_UP = f"max by (job, dcm_host_name) (dcm_host_up{{{J}}})"
 # Every dashboard marks the time when an alert fired (annotation query on Prometheus's ALERTS series).
 FIRING_ALERTS = {
     "name": "Firing alerts",
@@ -47,7 +51,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Hosts up",
             "stat",
             "short",
-            [(f"sum(dcm_host_up{{{J}}})", "up"), (f"count(dcm_host_up{{{J}}})", "hosts")],
+            [(f"sum({HOST_UP})", "up"), (f"count({HOST_UP})", "hosts")],
         ),
         (
             "Job failure ratio",
@@ -120,7 +124,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Queue depth by status",
             "timeseries",
             "short",
-            [(f"max by (dcm_job_status) (dcm_queue_depth{{{J}}})", "{{dcm_job_status}}")],
+            [(f"sum by (dcm_job_status) ({QUEUE_DEPTH_BY_HOST})", "{{dcm_job_status}}")],
         ),
         (
             "Retries / s",
@@ -159,7 +163,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
         ),
     ],
     "Hosts & containers": [
-        ("Docker host up", "timeseries", "short", [(f"dcm_host_up{{{J}}}", "{{dcm_host_name}}")]),
+        ("Docker host up", "timeseries", "short", [(HOST_UP, "{{dcm_host_name}}")]),
         (
             "Docker ping duration",
             "timeseries",

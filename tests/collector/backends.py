@@ -103,10 +103,18 @@ class Jaeger(Daemon):
 
     def span_count(self, service: str, operation: str, limit: int) -> int:
         """How many `operation` spans of `service` Jaeger holds, over up to `limit` recent traces."""
+        return len(self.span_ids(service, operation, limit))
+
+    def span_ids(self, service: str, operation: str, limit: int) -> list[str]:
+        """The ids of the `operation` spans of `service` Jaeger holds (a span stored twice: twice), over up to
+        `limit` recent traces."""
         found = get_json(f"{self.url}/api/traces", service=service, operation=operation, limit=str(limit))
-        return sum(
-            span["operationName"] == operation for trace in found["data"] or [] for span in trace["spans"]
-        )
+        return [
+            span["spanID"]
+            for trace in found["data"] or []
+            for span in trace["spans"]
+            if span["operationName"] == operation
+        ]
 
 
 def _attributes(pairs: list[dict[str, Any]]) -> dict[str, Any]:

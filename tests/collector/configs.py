@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.alerts.tools import Daemon
 from tests.services._common import free_port, wait_until
@@ -37,6 +38,7 @@ SAMPLE_ENV = {
     "OTELCOL_GATEWAY_HOSTNAME": "otel-gateway",
     "OTELCOL_GATEWAY_PORT": "4317",
     "OTELCOL_GATEWAY_INSECURE": "true",
+    "OTELCOL_GATEWAY_RESOLVE_INTERVAL": "5s",
     "PROMETHEUS_REMOTE_WRITE_ENDPOINT": "http://prometheus:9090/api/v1/write",
     "JAEGER_OTLP_ENDPOINT": "jaeger:4317",
     "JAEGER_OTLP_INSECURE": "true",
@@ -112,7 +114,7 @@ class Collector(Daemon):
     def __init__(
         self, binary: Path, names: Sequence[str | Path], env: Mapping[str, str], log_dir: Path
     ) -> None:
-        self.grpc_port, self.health_port, telemetry_port = free_port(), free_port(), free_port()
+        self.grpc_port, self.health_port, self.telemetry_port = free_port(), free_port(), free_port()
         http_port = free_port()
         super().__init__(
             "collector", [str(binary), *config_args(names)], log_dir / "collector.log", http_port
@@ -122,7 +124,7 @@ class Collector(Daemon):
             "OTELCOL_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{self.grpc_port}",
             "OTELCOL_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
             "OTELCOL_HEALTH_ENDPOINT": f"127.0.0.1:{self.health_port}",
-            "OTELCOL_TELEMETRY_PORT": str(telemetry_port),
+            "OTELCOL_TELEMETRY_PORT": str(self.telemetry_port),
             "OTELCOL_HOSTMETRICS_INTERVAL": "5s",
             **env,
         }
@@ -136,6 +138,17 @@ class Collector(Daemon):
             return requests.get(f"http://127.0.0.1:{self.health_port}/", timeout=2).status_code == 200
         except requests.RequestException:
             return False
+
+    def figure(self, name: str, **labels: str) -> float:
+        """The collector's own metric `name` (a sample name, e.g. otelcol_exporter_sent_spans_total, from its
+        telemetry endpoint), summed over the series whose labels include `labels`; 0 when there is none."""
+        text = requests.get(f"http://127.0.0.1:{self.telemetry_port}/metrics", timeout=5).text
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     def run(self) -> None:
         """Start, and return once the health_check extension reports the pipelines ready."""

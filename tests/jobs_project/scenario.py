@@ -72,7 +72,9 @@ if executor == "mock":  # the mock cannot fail a launch on demand: fail it the w
 for _ in range(200):
     if not ContainerJob.objects.filter(status__in=ACTIVE).exists():
         break
-    call_command(command, "--legacy-mode", "--single-run", "--poll-interval=1", verbosity=0)
+    call_command(
+        command, "--legacy-mode", "--single-run", "--poll-interval=1", f"--host={host.name}", verbosity=0
+    )
     broken.refresh_from_db()
     if broken.status == "failed" and not retried:  # fix the cause, retry through the queue
         retried = True

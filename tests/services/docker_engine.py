@@ -160,6 +160,16 @@ def start_private(log_dir: Path) -> DockerEngine:
     return engine
 
 
+@contextmanager
+def with_image(engine: DockerEngine) -> Iterator[DockerEngine]:
+    """The engine with the `dcm-busybox:latest` image, closed (a private one stopped) at the end."""
+    try:
+        engine.ensure_image()
+        yield engine
+    finally:
+        engine.close()
+
+
 @pytest.fixture(scope="session")
 def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEngine]:
     """A Docker Engine with the `dcm-busybox:latest` image; run containers with network_mode none/host."""
@@ -167,8 +177,5 @@ def docker_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerEn
     if engine is None:
         find_static_busybox()  # skip before starting a daemon we could not use
         engine = start_private(tmp_path_factory.mktemp("dockerd"))
-    try:
-        engine.ensure_image()
+    with with_image(engine):
         yield engine
-    finally:
-        engine.close()

@@ -289,15 +289,24 @@ _THRESHOLD_ALERTS = (
     AlertRule(
         "DcmJobProcessorHeartbeatMissing",
         "dcm-otel.queue",
-        "max by (job, instance, dcm_processor_mode) (dcm_processor_last_poll_age_seconds)"
-        " > [[max_age_seconds]]",
+        # A live processor that stopped polling, or the processor(s) of a Docker host (`--host`) that stopped
+        # reporting at all (killed, OOM): its series ended while others on the same /metrics go on.
+        "max by (job, instance, dcm_host_name, dcm_processor_mode) (dcm_processor_last_poll_age_seconds)"
+        " > [[max_age_seconds]]\n"
+        "or\n"
+        "time() - max by (job, dcm_host_name, dcm_processor_mode) (max_over_time(timestamp("
+        'dcm_processor_last_poll_age_seconds{dcm_host_name!=""})[[[window]]:])) > [[max_age_seconds]]',
         "critical",
         "jobs",
         "1m",
-        "The job processor on {{ $labels.instance }} stopped polling",
-        "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle "
-        "{{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
-        (Param("max_age", "2m", "duration", "Seconds since the last poll (health `heartbeat_max_age`)."),),
+        "The job processor {{ with $labels.dcm_host_name }}of host {{ . }}{{ else }}"
+        "on {{ $labels.instance }}{{ end }} stopped polling",
+        "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle, or last "
+        "reported, {{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
+        (
+            Param("max_age", "2m", "duration", "Seconds since the last poll (health `heartbeat_max_age`)."),
+            _window("15m", "How long a host's processor that stopped reporting is remembered (and alerted)."),
+        ),
         panel=JOBS_QUEUE(7),
     ),
     AlertRule(

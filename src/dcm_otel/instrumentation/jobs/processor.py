@@ -3,6 +3,10 @@
 Legacy mode polls in ``Command._process_single_cycle`` (launch and harvest); queue mode in
 ``JobQueueManager.launch_next_batch`` (launch only). The figures on the span are the transitions this
 instrumentation saw during the cycle, not the command's own return values.
+
+A processor started with ``--host NAME`` (one per Docker host) reports its heartbeat with ``dcm.host.name``:
+when it dies, the host it served is named by the series that stopped, even where several processors share
+one ``/metrics`` (and one ``instance``).
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ class Processor:
         self._redactor = redactor
         self._on_poll: Callable[[], None] | None = on_poll
         self._after_poll = after_poll
-        self._last_poll: dict[str, float] = {}
+        self._last_poll: dict[tuple[str, str | None], float] = {}
         self._lock = threading.Lock()
         meter.create_observable_gauge(
             a.LAST_POLL_AGE,
@@ -118,14 +122,24 @@ class Processor:
         finally:
             _cycle.reset(token)
             with self._lock:
-                self._last_poll[mode] = time.monotonic()
+                self._last_poll[mode, _host_filter(args)] = time.monotonic()
             self._after_poll()
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
         now = time.monotonic()
         with self._lock:
             polls = dict(self._last_poll)
-        return [Observation(now - at, {a.PROCESSOR_MODE: mode}) for mode, at in polls.items()]
+        return [
+            Observation(now - at, {a.PROCESSOR_MODE: mode, **({a.HOST_NAME: host} if host else {})})
+            for (mode, host), at in polls.items()
+        ]
+
+
+def _host_filter(args: Any) -> str | None:
+    """The ``--host`` a legacy-mode cycle is limited to (``_process_single_cycle(config)``), else None."""
+    config = args[0] if args else None
+    host = config.get("host_filter") if isinstance(config, dict) else None
+    return host if isinstance(host, str) and host else None
 
 
 def _span_of(span: object) -> trace.Span | None:
