@@ -1,8 +1,12 @@
-"""The processor (``process_container_jobs``): one span per poll cycle and the age of the last poll.
+"""The processor (``process_container_jobs``): one span per poll cycle and the time of the last poll.
 
 Legacy mode polls in ``Command._process_single_cycle`` (launch and harvest); queue mode in
 ``JobQueueManager.launch_next_batch`` (launch only). The figures on the span are the transitions this
 instrumentation saw during the cycle, not the command's own return values.
+
+The heartbeat is the Unix time of the last poll, not its age: an age is computed by the process itself, so a
+frozen or dead processor would keep reporting the small age it last saw, while a time ages wherever it is
+read (Prometheus alerts on ``time() - dcm_processor_last_poll_time_seconds``).
 """
 
 from __future__ import annotations
@@ -72,10 +76,10 @@ class Processor:
         self._last_poll: dict[str, float] = {}
         self._lock = threading.Lock()
         meter.create_observable_gauge(
-            a.LAST_POLL_AGE,
+            a.LAST_POLL_TIME,
             callbacks=[self._observe],
             unit="s",
-            description="Seconds since this processor last finished a poll cycle; grows when it stalls.",
+            description="Unix time at which this processor last finished a poll cycle; stops when it stalls.",
         )
 
     def wrapper(self, mode: str) -> Callable[..., Any]:
@@ -117,11 +121,10 @@ class Processor:
         finally:
             _cycle.reset(token)
             with self._lock:
-                self._last_poll[mode] = time.monotonic()
+                self._last_poll[mode] = time.time()
             self._after_poll()
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        now = time.monotonic()
         with self._lock:
             polls = dict(self._last_poll)
-        return [Observation(now - at, {a.PROCESSOR_MODE: mode}) for mode, at in polls.items()]
+        return [Observation(at, {a.PROCESSOR_MODE: mode}) for mode, at in polls.items()]
