@@ -1,4 +1,4 @@
-"""Time to detect, measured: each fault the alert catalog covers (processor stalled, frozen or hung; Docker
+"""Time to detect, measured: each fault the alert catalog covers (processor frozen, hung or killed; Docker
 host down; failure burst; queue backlog; database down) is injected into a real stack and the seconds from
 the injection to the notification reaching the receiver are recorded, in one table (printed, and written
 as time-to-detect.json / .md in this test's tmp dir; docs/alerting.md "Time to detect" shows a run).
@@ -80,7 +80,8 @@ HOST_DOWN = "DcmDockerHostDown"
 FAILURE = "DcmJobFailureRatioHigh"
 BACKLOG = "DcmJobQueueBacklogHigh"
 HEALTH = "DcmHealthCheckFailing"
-ENABLED = (PROCESSOR_STALLED, HOST_DOWN, FAILURE, BACKLOG, HEALTH)
+DATABASE = "DcmDatabaseUnreachable"
+ENABLED = (PROCESSOR_STALLED, HOST_DOWN, FAILURE, BACKLOG, HEALTH, DATABASE)
 
 SETTINGS_TAIL = f"""
 import json, os
@@ -163,20 +164,19 @@ def bound(fault: Fault, alertname: str) -> float:
     return NOISE * ideal(fault, alertname) + SLACK
 
 
-# The heartbeat age passes max_age (the rule) or heartbeat_max_age (the /ready/ queue check, next probe).
-HEARTBEAT_ONSET = max(rule_seconds(PROCESSOR_STALLED, "max_age"), HEARTBEAT_MAX_AGE + READY_PERIOD)
+# The last poll passes the rule's max_age (at most a poll interval after the processor last polled).
+HEARTBEAT_ONSET = rule_seconds(PROCESSOR_STALLED, "max_age") + POLL_INTERVAL
 # Onsets: how long after the injection each condition can first hold at the source, from the settings.
 FAULTS = {
-    "frozen": Fault(
-        "processor frozen (SIGSTOP)", (PROCESSOR_STALLED, HEALTH), HEARTBEAT_ONSET + POLL_INTERVAL, {}
-    ),
+    "frozen": Fault("processor frozen (SIGSTOP)", (PROCESSOR_STALLED,), HEARTBEAT_ONSET, {}),
     "hung": Fault(
         "processor hung (its job's row locked)",
-        (PROCESSOR_STALLED, HEALTH),
+        (PROCESSOR_STALLED,),
         # It blocks once the job ends and it harvests it.
-        HUNG_JOB_SECONDS + 2 * POLL_INTERVAL + HEARTBEAT_ONSET,
+        HUNG_JOB_SECONDS + POLL_INTERVAL + HEARTBEAT_ONSET,
         {},
     ),
+    "killed": Fault("processor killed (SIGKILL)", (PROCESSOR_STALLED,), HEARTBEAT_ONSET, {}),
     "host_down": Fault(
         "Docker host down", (HOST_DOWN,), PROBE_INTERVAL + PROBE_TIMEOUT, {"dcm_host_name": HOST}
     ),
@@ -190,7 +190,7 @@ FAULTS = {
     "backlog": Fault(
         f"queue backlog ({BACKLOG_BURST} jobs at once)", (BACKLOG,), POLL_INTERVAL, {"dcm_host_name": HOST}
     ),
-    "db_down": Fault("database down", (HEALTH,), READY_PERIOD + 0.5, {"dcm_health_check_name": "database"}),
+    "db_down": Fault("database down", (DATABASE,), READY_PERIOD + 0.5, {"dcm_health_check_name": "database"}),
 }
 
 
@@ -280,6 +280,38 @@ class Stack:
             round(bound(fault, alert), 1),
         )
 
+    def restart_processor(self) -> None:
+        """A new processor (the old one was killed): the next fault finds one polling."""
+        self.processor.spawn(env=self.env, cwd=self.project)
+        wait_ready(self)
+
+    def assert_inhibited(self, alertname: str, labels: dict[str, str], by: str) -> None:
+        """``alertname`` (with ``labels``) fires in Prometheus, and Alertmanager holds it suppressed by the
+        alert ``by`` and has not notified it."""
+        alertmanager = f"{self.delivery.daemon.url}/api/v2/alerts"
+
+        def firing() -> bool:
+            return any(a["state"] == "firing" and carries(a, alertname, labels) for a in self.alerts())
+
+        assert wait_until(firing, bound(FAULTS["db_down"], alertname), 0.5), self.alerts()
+
+        def held() -> list[dict[str, Any]]:
+            return [a["status"] for a in get_json(alertmanager) if carries(a, alertname, labels)]
+
+        assert wait_until(lambda: bool(held()), 30.0, 0.5), self.delivery.daemon.log_tail()
+        sources = {a["fingerprint"] for a in get_json(alertmanager, filter=f'alertname="{by}"')}
+        for status in held():
+            assert status["state"] == "suppressed", status
+            assert status["inhibitedBy"], status
+            assert set(status["inhibitedBy"]) <= sources, (status, sources)
+        notified = [
+            alert
+            for request in self.delivery.http.requests("/webhook")
+            for alert in request.body["alerts"]
+            if carries(alert, alertname, labels)
+        ]
+        assert notified == []
+
     def notifications(self, fault: Fault, since: float) -> list[tuple[float, str]]:
         """(arrival, alertname) of the webhook requests since ``since`` that carry one of the fault's alerts
         firing, with the fault's labels."""
@@ -288,14 +320,20 @@ class Stack:
             if request.received < since:
                 continue
             for alert in request.body["alerts"]:
-                labels = alert["labels"]
+                name = alert["labels"]["alertname"]
                 if (
                     alert["status"] == "firing"
-                    and labels["alertname"] in fault.alerts
-                    and all(labels.get(k) == v for k, v in fault.labels.items())
+                    and name in fault.alerts
+                    and carries(alert, name, fault.labels)
                 ):
-                    out.append((request.received, labels["alertname"]))
+                    out.append((request.received, name))
         return out
+
+
+def carries(alert: dict[str, Any], alertname: str, labels: dict[str, str]) -> bool:
+    """An alert (Prometheus's, Alertmanager's or a webhook's: each has ``labels``) of that name and labels."""
+    mine = alert["labels"]
+    return bool(mine["alertname"] == alertname and all(mine.get(k) == v for k, v in labels.items()))
 
 
 def run_checked(argv: list[str], env: dict[str, str]) -> None:
@@ -383,7 +421,7 @@ def wait_ready(stack: Stack) -> None:
         return bool(get_json(f"{stack.prometheus.url}/api/v1/query", query=query)["data"]["result"])
 
     for query in (
-        f'dcm_processor_last_poll_age_seconds{{job="{JOB}"}} < {HEARTBEAT_MAX_AGE}',
+        f'time() - dcm_processor_last_poll_time_seconds{{job="{JOB}"}} < {HEARTBEAT_MAX_AGE}',
         f'dcm_host_up{{dcm_host_name="{HOST}"}} == 1',
         'dcm_health_check_status{dcm_health_check_name="database"} == 1',
     ):
@@ -419,6 +457,25 @@ def test_time_to_detect_each_fault(stack: Stack) -> None:
             yield
 
     @contextmanager
+    def killed() -> Iterator[None]:
+        """Its series leaves /metrics at once (a finished process's gauges are dropped); Prometheus still
+        has its last poll time."""
+        assert stack.processor.proc is not None
+        stack.processor.proc.kill()
+        stack.processor.proc.wait(30)
+        try:
+            yield
+        finally:
+            stack.restart_processor()
+
+    @contextmanager
+    def db_down() -> Iterator[None]:
+        with stack.database.stopped():
+            yield
+            # The readiness check's own alert fires later (its `for` is longer) and is inhibited.
+            stack.assert_inhibited(HEALTH, {"dcm_health_check_name": "database"}, by=DATABASE)
+
+    @contextmanager
     def failure_burst() -> Iterator[None]:
         stack.create_jobs(FAILURE_BURST, "sh -c 'exit 3'")
         yield
@@ -437,8 +494,9 @@ def test_time_to_detect_each_fault(stack: Stack) -> None:
         stack.measure("host_down", stack.engine.stopped),
         stack.measure("failure_burst", failure_burst),
         stack.measure("backlog", backlog),
+        stack.measure("killed", killed),
         # Last, so that the processor's database errors cannot touch the other faults.
-        stack.measure("db_down", stack.database.stopped),
+        stack.measure("db_down", db_down),
     ]
     report(stack.base, detections)
     for detection in detections:
