@@ -178,6 +178,13 @@ def check_contract(receiver: OtlpReceiver) -> None:
     assert exported.keys() == rows.keys()
     for name, (kind, unit, keys) in exported.items():
         assert (kind, unit, keys) == rows[name], name
+    # The heartbeat is the Unix time of the last poll (not an age): at or before the collection exporting
+    # it, and within the run.
+    polls = last_points(receiver, "dcm.processor.last_poll_time")
+    assert polls
+    for _, point in polls:
+        collected = point.time_unix_nano / 1e9
+        assert collected - 300 < point.as_double <= collected, (point.as_double, collected)
 
 
 @pytest.mark.services

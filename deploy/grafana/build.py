@@ -136,7 +136,7 @@ DASHBOARDS: dict[str, list[tuple[str, str, str, list[tuple[str, str]]]]] = {
             "Processor last poll age",
             "timeseries",
             "s",
-            [(f"max(dcm_processor_last_poll_age_seconds{{{J}}})", "age")],
+            [(f"time() - max(dcm_processor_last_poll_time_seconds{{{J}}})", "age")],
         ),
         (
             "Waiting jobs and starts / min by host",

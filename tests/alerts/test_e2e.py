@@ -289,7 +289,7 @@ def test_stack_scrapes_the_demo_and_the_job_processor(stack: Stack) -> None:
 
     assert wait_until(lambda: health() == {"dcm-demo": "up"}, FIRE_TIMEOUT, 0.5), health()
     for query in (
-        "dcm_processor_last_poll_age_seconds",
+        "dcm_processor_last_poll_time_seconds",
         'dcm_job_transitions_total{dcm_job_status="failed"}',
         f'dcm_host_up{{dcm_host_name="{HOST}"}} == 1',
     ):

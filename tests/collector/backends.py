@@ -19,11 +19,14 @@ STARTUP_TIMEOUT = 60.0
 
 
 class Prometheus(Daemon):
-    """Prometheus with the remote-write receiver on, TSDB in `data_dir`, and no scrape job of its own."""
+    """Prometheus with the remote-write receiver on, TSDB in `data_dir`, and no scrape job of its own;
+    optionally evaluating the rule files in `rules`, and with a shorter `lookback_delta` (5m by default: how
+    long a series that stopped receiving samples is still read)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, rules: Path | None = None, lookback_delta: str | None = None) -> None:
         config = data_dir / "prometheus.yml"
-        config.write_text("global:\n  evaluation_interval: 1s\n")
+        rule_files = f"rule_files: ['{rules}/*.yml']\n" if rules else ""
+        config.write_text(f"global:\n  evaluation_interval: 1s\n{rule_files}")
         port = free_port()
         argv = [
             binary("prometheus"),
@@ -31,6 +34,7 @@ class Prometheus(Daemon):
             f"--storage.tsdb.path={data_dir / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-remote-write-receiver",
+            *([f"--query.lookback-delta={lookback_delta}"] if lookback_delta else []),
         ]
         super().__init__("prometheus", argv, data_dir / "prometheus.log", port)
 

@@ -46,7 +46,7 @@ HEARTBEAT = "DcmJobProcessorHeartbeatMissing"
 THRESHOLDS: dict[str, Any] = {
     "alerts": {
         **{rule.name: {"enabled": False} for rule in ALERTS},
-        HEARTBEAT: {"max_age": "5s", "window": "2m", "for": "2s"},
+        HEARTBEAT: {"max_age": "5s", "forget_after": "2m", "for": "2s"},
     }
 }
 TERMINAL = ("completed", "failed", "timeout", "cancelled")
@@ -316,17 +316,17 @@ def test_a_processor_killed_mid_job_fires_the_heartbeat_alert_for_its_host(fleet
         alerts[:] = [a for a in found if a["labels"]["alertname"] == HEARTBEAT and a["state"] == "firing"]
         return bool(alerts)
 
-    assert wait_until(fired, FIRE_TIMEOUT, 1.0), fleet.query("dcm_processor_last_poll_age_seconds")
+    assert wait_until(fired, FIRE_TIMEOUT, 1.0), fleet.query("dcm_processor_last_poll_time_seconds")
     assert [a["labels"].get("dcm_host_name") for a in alerts] == [victim], alerts
     assert alerts[0]["annotations"]["summary"] == f"The job processor of host {victim} stopped polling"
     # the job it was running is still `running` in the database: nobody harvests it
     assert fleet.rows(f"SELECT status FROM container_manager_containerjob WHERE id = '{slow}'") == [
         ("running",)
     ]
-    survivor_age = fleet.by(
-        f'dcm_processor_last_poll_age_seconds{{dcm_host_name="{survivor}"}}', "dcm_host_name"
+    survivor_heartbeat = fleet.by(
+        f'dcm_processor_last_poll_time_seconds{{dcm_host_name="{survivor}"}}', "dcm_host_name"
     )
-    assert list(survivor_age) == [(survivor,)], survivor_age
+    assert list(survivor_heartbeat) == [(survivor,)], survivor_heartbeat
 
 
 def dashboard_queries() -> dict[str, Any]:

@@ -195,6 +195,10 @@ def _http_window(figure: str) -> tuple[Param, Param]:
     )
 
 
+LAST_POLL = "dcm_processor_last_poll_time_seconds"
+HEARTBEAT_BY = "job, instance, dcm_host_name, dcm_processor_mode"
+LAST_POLL_REMEMBERED = f"max by ({HEARTBEAT_BY}) (max_over_time({LAST_POLL}[[[forget_after]]]))"
+
 # The HTTP alerts judge a route only when it has traffic enough for a ratio or a percentile to mean something.
 HTTP_BUSY_ENOUGH = (
     f"and on (job, http_route)\nsum by (job, http_route) (rate({HTTP}[[[window]]])) >= [[min_rate]]"
@@ -289,23 +293,34 @@ _THRESHOLD_ALERTS = (
     AlertRule(
         "DcmJobProcessorHeartbeatMissing",
         "dcm-otel.queue",
-        # A live processor that stopped polling, or the processor(s) of a Docker host (`--host`) that stopped
-        # reporting at all (killed, OOM): its series ended while others on the same /metrics go on.
-        "max by (job, instance, dcm_host_name, dcm_processor_mode) (dcm_processor_last_poll_age_seconds)"
-        " > [[max_age_seconds]]\n"
-        "or\n"
-        "time() - max by (job, dcm_host_name, dcm_processor_mode) (max_over_time(timestamp("
-        'dcm_processor_last_poll_age_seconds{dcm_host_name!=""})[[[window]]:])) > [[max_age_seconds]]',
+        # The last poll each processor reported, remembered for forget_after: a frozen or hung processor
+        # reports the same time, a dead one (or one frozen behind OTLP) none, and both age alike. Left out:
+        # a processor gone since another of its job, host and mode started polling (a restart: over OTLP each
+        # process is an instance of its own).
+        f"time() - {LAST_POLL_REMEMBERED} > [[max_age_seconds]]\n"
+        f"unless on ({HEARTBEAT_BY})\n"
+        f"(\n  {LAST_POLL_REMEMBERED}\n  < on (job, dcm_host_name, dcm_processor_mode) group_left ()\n"
+        "  max by (job, dcm_host_name, dcm_processor_mode) (\n"
+        f"    min_over_time({LAST_POLL}[[[forget_after]]])\n"
+        f"    and on ({HEARTBEAT_BY})\n"
+        f"    time() - {LAST_POLL} <= [[max_age_seconds]]\n"
+        "  ) + [[max_age_seconds]]\n)",
         "critical",
         "jobs",
         "1m",
         "The job processor {{ with $labels.dcm_host_name }}of host {{ . }}{{ else }}"
         "on {{ $labels.instance }}{{ end }} stopped polling",
-        "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle, or last "
-        "reported, {{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
+        "process_container_jobs ({{ $labels.dcm_processor_mode }} mode) last finished a poll cycle "
+        "{{ $value | humanizeDuration }} ago (threshold [[max_age]]).",
         (
             Param("max_age", "2m", "duration", "Seconds since the last poll (health `heartbeat_max_age`)."),
-            _window("15m", "How long a host's processor that stopped reporting is remembered (and alerted)."),
+            Param(
+                "forget_after",
+                "6h",
+                "duration",
+                "How long a processor that stopped reporting (killed, or frozen behind OTLP) keeps firing "
+                "unless another one of its job, host and mode replaces it.",
+            ),
         ),
         panel=JOBS_QUEUE(7),
     ),
@@ -322,7 +337,7 @@ _THRESHOLD_ALERTS = (
         (
             Param(
                 "heartbeat_selector",
-                "dcm_processor_last_poll_age_seconds",
+                LAST_POLL,
                 "selector",
                 'Heartbeat series whose absence fires; narrow it to one deployment, e.g. `{job="jobs"}`.',
             ),
@@ -481,6 +496,19 @@ _THRESHOLD_ALERTS = (
         "Readiness check {{ $labels.dcm_health_check_name }} fails",
         "The readiness check {{ $labels.dcm_health_check_name }} of {{ $labels.job }} fails: "
         "/ready/ answers 503.",
+        panel=HTTP_DB(8),
+    ),
+    # --- database -----------------------------------------------------------------------------------------
+    AlertRule(
+        "DcmDatabaseUnreachable",
+        "dcm-otel.database",
+        'min by (job, dcm_health_check_name) (dcm_health_check_status{dcm_health_check_name="database"}) < 1',
+        "critical",
+        "app",
+        "1m",
+        "{{ $labels.job }} cannot reach its database",
+        "The readiness check database of {{ $labels.job }} cannot connect to or query a database alias "
+        "(SELECT 1): the requests and jobs that need it fail.",
         panel=HTTP_DB(8),
     ),
 )

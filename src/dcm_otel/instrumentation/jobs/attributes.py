@@ -10,7 +10,7 @@ WAIT_TIME = "dcm.job.queue.wait_time"
 RETRIES = "dcm.job.retries"
 QUEUE_DEPTH = "dcm.queue.depth"
 QUEUE_OLDEST_AGE = "dcm.queue.oldest_age"
-LAST_POLL_AGE = "dcm.processor.last_poll_age"
+LAST_POLL_TIME = "dcm.processor.last_poll_time"
 
 STATUS = "dcm.job.status"
 PREVIOUS_STATUS = "dcm.job.previous_status"

@@ -1,8 +1,12 @@
-"""The processor (``process_container_jobs``): one span per poll cycle and the age of the last poll.
+"""The processor (``process_container_jobs``): one span per poll cycle and the time of the last poll.
 
 Legacy mode polls in ``Command._process_single_cycle`` (launch and harvest); queue mode in
 ``JobQueueManager.launch_next_batch`` (launch only). The figures on the span are the transitions this
 instrumentation saw during the cycle, not the command's own return values.
+
+The heartbeat is the Unix time of the last poll, not its age: an age is computed by the process itself, so a
+frozen or dead processor would keep reporting the small age it last saw, while a time ages wherever it is
+read (Prometheus alerts on ``time() - dcm_processor_last_poll_time_seconds``).
 
 A processor started with ``--host NAME`` (one per Docker host) reports its heartbeat with ``dcm.host.name``:
 when it dies, the host it served is named by the series that stopped, even where several processors share
@@ -77,10 +81,10 @@ class Processor:
         self._last_poll: dict[tuple[str, str | None], float] = {}
         self._lock = threading.Lock()
         meter.create_observable_gauge(
-            a.LAST_POLL_AGE,
+            a.LAST_POLL_TIME,
             callbacks=[self._observe],
             unit="s",
-            description="Seconds since this processor last finished a poll cycle; grows when it stalls.",
+            description="Unix time at which this processor last finished a poll cycle; stops when it stalls.",
         )
 
     def wrapper(self, mode: str) -> Callable[..., Any]:
@@ -122,15 +126,14 @@ class Processor:
         finally:
             _cycle.reset(token)
             with self._lock:
-                self._last_poll[mode, _host_filter(args)] = time.monotonic()
+                self._last_poll[mode, _host_filter(args)] = time.time()
             self._after_poll()
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
-        now = time.monotonic()
         with self._lock:
             polls = dict(self._last_poll)
         return [
-            Observation(now - at, {a.PROCESSOR_MODE: mode, **({a.HOST_NAME: host} if host else {})})
+            Observation(at, {a.PROCESSOR_MODE: mode, **({a.HOST_NAME: host} if host else {})})
             for (mode, host), at in polls.items()
         ]
 
