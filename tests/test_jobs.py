@@ -101,6 +101,7 @@ def check_truth(receiver: OtlpReceiver, truth: Any) -> None:
         assert sum(p.count for p in points) == len(runs), result
         assert sum(p.sum for p in points) == pytest.approx(sum(runs), abs=1e-6), result
     waits = last_points(receiver, "dcm.job.queue.wait_time")
+    assert all(attrs["container.image.name"] for attrs, _ in waits), waits  # the per-image baselines
     assert sum(p.count for _, p in waits) == len(truth["waits"])
     assert sum(p.sum for _, p in waits) == pytest.approx(sum(truth["waits"]), abs=1e-6)
 

@@ -18,8 +18,9 @@ RESULT = "dcm.job.result"
 HOST_NAME = "dcm.host.name"
 EXECUTOR_TYPE = "dcm.executor.type"
 PROCESSOR_MODE = "dcm.processor.mode"
-# The job's image, on dcm.job.duration only (the cost per job by image, docs/metrics.md): as bounded as the
-# container.* metrics' same attribute, the images an installation runs.
+# The job's image, on dcm.job.duration and dcm.job.queue.wait_time (the cost per job and the baselines per
+# image, docs/metrics.md): as bounded as the container.* metrics' same attribute, the images an installation
+# runs.
 JOB_IMAGE = "container.image.name"
 
 # Span-only attributes: unbounded values never go on metrics.

@@ -84,7 +84,7 @@ class Lifecycle:
             self._transition(job, before, after, host)
         waited = after.wait_seconds
         if waited is not None and after.started_at != before.started_at:
-            self._wait.record(waited, host)
+            self._wait.record(waited, {**host, a.JOB_IMAGE: job.image})
         ran = after.run_seconds
         if ran is not None and not before.finished_run:
             self._duration.record(ran, {**host, a.RESULT: after.result or "", a.JOB_IMAGE: job.image})
