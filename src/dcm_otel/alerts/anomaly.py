@@ -1,9 +1,10 @@
-"""Anomaly and trend rules: per-host baselines that learn what normal looks like (including the weekly and
-daily rhythm), alerts when a figure leaves its band for long enough, and ``predict_linear`` alerts that fire
-before a threshold is crossed. docs/alerting.md ("Anomaly and predictive alerts") explains the model.
+"""Anomaly and trend rules: per-host and per-image baselines that learn what normal looks like (including
+the weekly and daily rhythm), alerts when a figure leaves its band for long enough, and ``predict_linear``
+alerts that fire before a threshold is crossed. docs/alerting.md ("Anomaly and predictive alerts") explains
+the model.
 
-Each baselined signal is a 5 m figure recorded per host with no sample while nothing happened (a quiet night
-leaves a gap, never a NaN). Its baseline group records, once a minute:
+Each baselined signal is a 5 m figure recorded per host or per image (a ``Level``) with no sample while
+nothing happened (a quiet night leaves a gap, never a NaN). Its baseline group records, once a minute:
 
 - ``:avg_baseline``: its mean over ``anomaly_baseline_window`` (1 d);
 - ``:expected``: its mean in the hour around the same time last week, moved by how much the window's mean
@@ -15,12 +16,16 @@ leaves a gap, never a NaN). Its baseline group records, once a minute:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from dcm_otel.alerts.base import (
+    FAILED,
     FINISHED,
     HOSTS_CONTAINERS,
     JOBS_QUEUE,
     OVERVIEW,
     AlertRule,
+    Panel,
     Param,
     RecordingGroup,
     RecordingRule,
@@ -39,9 +44,83 @@ BASELINE_WINDOW = Param(
 # The seasonal term: the hour centred on the same time a week ago (the window ends 30 m after it).
 SAME_HOUR_LAST_WEEK = "[1h] offset 167h30m"
 
-DURATION = "dcm_host:job_duration_seconds:mean_rate5m"
-FAILURES = "dcm_host:job_failures:ratio_rate5m"
-QUEUE_WAIT = "dcm_host:job_queue_wait_time_seconds:mean_rate5m"
+
+@dataclass(frozen=True)
+class Level:
+    """What the job figures are baselined per: an executor host, or an image across hosts (a bad release of
+    one image shows on every host it runs on, and a host's figures mix all its images)."""
+
+    prefix: str  # the recording rules' level: ``dcm_host``, ``dcm_image``
+    label: str  # the label the figures are kept by, besides ``job``
+    subject: str  # the alerts' name for one: ``{{ $labels.dcm_host_name }}``
+    where: str  # the jobs of one: ``on executor host {{ $labels.dcm_host_name }}``
+    suffix: str  # of the alert names: ``""`` at the host level, ``ByImage``
+    failed: str  # series of the jobs that failed or timed out, and of those that finished
+    finished: str
+    failures_panel: Panel
+
+    @property
+    def by(self) -> str:
+        return f"job, {self.label}"
+
+    def figure(self, name: str) -> str:
+        return f"{self.prefix}:{name}"
+
+    def recording(self) -> tuple[RecordingRule, ...]:
+        """The three 5 m figures the baselines learn: mean successful run time, failure ratio, mean wait."""
+        return (
+            _ratio(self.figure(FAILURES), self.by, self.failed, self.finished),
+            _ratio(
+                self.figure(DURATION),
+                self.by,
+                'dcm_job_duration_seconds_sum{dcm_job_result="success"}',
+                'dcm_job_duration_seconds_count{dcm_job_result="success"}',
+            ),
+            _ratio(
+                self.figure(QUEUE_WAIT),
+                self.by,
+                "dcm_job_queue_wait_time_seconds_sum",
+                "dcm_job_queue_wait_time_seconds_count",
+            ),
+        )
+
+
+def _ratio(record: str, by: str, part: str, whole: str) -> RecordingRule:
+    """Rate of ``part`` over rate of ``whole`` over 5 m; no sample (not NaN) while nothing was recorded, so
+    the baselines built on it skip quiet hours."""
+    return RecordingRule(
+        record,
+        f"sum by ({by}) (rate({part}[5m]))\n/\n(sum by ({by}) (rate({whole}[5m])) > 0)",
+    )
+
+
+HOST = Level(
+    "dcm_host",
+    "dcm_host_name",
+    "{{ $labels.dcm_host_name }}",
+    "on executor host {{ $labels.dcm_host_name }}",
+    "",
+    FAILED,
+    FINISHED,
+    JOBS_QUEUE(2),
+)
+# The job transitions have no image: the image level counts runs by result on the run-time histogram.
+IMAGE = Level(
+    "dcm_image",
+    "container_image_name",
+    "image {{ $labels.container_image_name }}",
+    "with image {{ $labels.container_image_name }}",
+    "ByImage",
+    'dcm_job_duration_seconds_count{dcm_job_result=~"failure|timeout"}',
+    'dcm_job_duration_seconds_count{dcm_job_result=~"success|failure|timeout"}',
+    JOBS_QUEUE(9),
+)
+LEVELS = (HOST, IMAGE)
+DURATION, FAILURES, QUEUE_WAIT = (
+    "job_duration_seconds:mean_rate5m",
+    "job_failures:ratio_rate5m",
+    "job_queue_wait_time_seconds:mean_rate5m",
+)
 MEMORY = "dcm_instance:host_memory_utilization:ratio"
 
 
@@ -78,7 +157,12 @@ ANOMALY_RECORDING = (
     # so an alert evaluated in between always finds the latest.
     RecordingGroup(
         "dcm-otel.jobs.baseline",
-        (*_baseline(DURATION), *_baseline(FAILURES), *_baseline(QUEUE_WAIT)),
+        tuple(
+            rule
+            for level in LEVELS
+            for figure in (DURATION, FAILURES, QUEUE_WAIT)
+            for rule in _baseline(level.figure(figure))
+        ),
         interval="1m",
     ),
 )
@@ -99,87 +183,101 @@ Z_SCORE = Param(
 MIN_JOBS = "Jobs needed in the 5 m the figure is computed over before it counts (low-traffic guard)."
 
 
-ANOMALY_ALERTS = (
-    # --- figures outside their band -----------------------------------------------------------------------
-    AlertRule(
-        "DcmJobDurationAnomalous",
-        "dcm-otel.anomaly",
-        f"{_band(DURATION, both_ways=True)}\n"
-        f"and\nabs({DURATION} - {baseline_name(DURATION, 'expected')})"
-        f" > [[min_change]] * {baseline_name(DURATION, 'expected')}\n"
-        "and on (job, dcm_host_name)\n"
-        "sum by (job, dcm_host_name) "
-        '(increase(dcm_job_duration_seconds_count{dcm_job_result="success"}[5m])) >= [[min_jobs]]',
-        "info",
-        "jobs",
-        "15m",
-        "Job run times on {{ $labels.dcm_host_name }} are unusual",
-        "The mean run time of successful jobs on {{ $labels.dcm_host_name }} over 5 m is "
-        "{{ $value | humanizeDuration }} away from what its [[anomaly_baseline_window]] baseline and the "
-        "same hour last week predict (more than [[z_score]] standard deviations and [[min_change_pct]]).",
-        (
-            Z_SCORE,
-            Param(
-                "min_change", 0.25, "ratio", "Smallest change, as a share of the expected value, that fires."
+def _anomalies(level: Level) -> tuple[AlertRule, ...]:
+    """The anomaly alerts of one level: each figure outside its band, with its floor and low-traffic guard."""
+    duration, failures, wait = (level.figure(f) for f in (DURATION, FAILURES, QUEUE_WAIT))
+    enough = f"and on ({level.by})\nsum by ({level.by}) "
+    return (
+        AlertRule(
+            f"DcmJobDurationAnomalous{level.suffix}",
+            "dcm-otel.anomaly",
+            f"{_band(duration, both_ways=True)}\n"
+            f"and\nabs({duration} - {baseline_name(duration, 'expected')})"
+            f" > [[min_change]] * {baseline_name(duration, 'expected')}\n"
+            f"{enough}"
+            '(increase(dcm_job_duration_seconds_count{dcm_job_result="success"}[5m])) >= [[min_jobs]]',
+            "info",
+            "jobs",
+            "15m",
+            f"Job run times on {level.subject} are unusual",
+            f"The mean run time of successful jobs on {level.subject} over 5 m is "
+            "{{ $value | humanizeDuration }} away from what its [[anomaly_baseline_window]] baseline and the "
+            "same hour last week predict (more than [[z_score]] standard deviations and [[min_change_pct]]).",
+            (
+                Z_SCORE,
+                Param(
+                    "min_change",
+                    0.25,
+                    "ratio",
+                    "Smallest change, as a share of the expected value, that fires.",
+                ),
+                Param("min_jobs", 3, "number", MIN_JOBS),
             ),
-            Param("min_jobs", 3, "number", MIN_JOBS),
+            panel=JOBS_QUEUE(9),
         ),
-        panel=JOBS_QUEUE(9),
-    ),
-    AlertRule(
-        "DcmJobFailureRatioAnomalous",
-        "dcm-otel.anomaly",
-        f"{FAILURES} > {baseline_name(FAILURES, 'expected')} + [[min_increase]]\n"
-        f"and\n{_band(FAILURES)}\n"
-        "and on (job, dcm_host_name)\n"
-        "sum by (job, dcm_host_name) (dcm_host:job_transitions:rate5m"
-        '{dcm_job_status=~"completed|failed|timeout"}) * 300 >= [[min_jobs]]',
-        "warning",
-        "jobs",
-        "15m",
-        "Jobs on {{ $labels.dcm_host_name }} fail more than usual",
-        "{{ $value | humanizePercentage }} of the jobs that finished on executor host "
-        "{{ $labels.dcm_host_name }} in the last 5 m failed or timed out, more than [[min_increase_pct]] "
-        "(and [[z_score]] standard deviations) above what its [[anomaly_baseline_window]] baseline and the "
-        "same hour last week predict.",
-        (
-            Z_SCORE,
-            Param("min_increase", 0.1, "ratio", "Smallest rise of the failure ratio, in points, that fires."),
-            Param("min_jobs", 5, "number", MIN_JOBS),
+        AlertRule(
+            f"DcmJobFailureRatioAnomalous{level.suffix}",
+            "dcm-otel.anomaly",
+            f"{failures} > {baseline_name(failures, 'expected')} + [[min_increase]]\n"
+            f"and\n{_band(failures)}\n"
+            f"{enough}(increase({level.finished}[5m])) >= [[min_jobs]]",
+            "warning",
+            "jobs",
+            "15m",
+            f"Jobs on {level.subject} fail more than usual",
+            "{{ $value | humanizePercentage }} of the jobs "
+            f"{level.where} that finished in the last 5 m failed or timed out, more than "
+            "[[min_increase_pct]] (and [[z_score]] standard deviations) above what its "
+            "[[anomaly_baseline_window]] baseline and the same hour last week predict.",
+            (
+                Z_SCORE,
+                Param(
+                    "min_increase", 0.1, "ratio", "Smallest rise of the failure ratio, in points, that fires."
+                ),
+                Param("min_jobs", 5, "number", MIN_JOBS),
+            ),
+            panel=level.failures_panel,
         ),
-        panel=JOBS_QUEUE(2),
-    ),
-    AlertRule(
-        "DcmJobQueueWaitAnomalous",
-        "dcm-otel.anomaly",
-        f"{_band(QUEUE_WAIT)}\n"
-        f"and\n{QUEUE_WAIT} - {baseline_name(QUEUE_WAIT, 'expected')}"
-        f" > [[min_change]] * {baseline_name(QUEUE_WAIT, 'expected')}\n"
-        f"and\n{QUEUE_WAIT} - {baseline_name(QUEUE_WAIT, 'expected')} > [[min_wait_seconds]]\n"
-        "and on (job, dcm_host_name)\n"
-        "sum by (job, dcm_host_name) (increase(dcm_job_queue_wait_time_seconds_count[5m])) >= [[min_jobs]]",
-        "warning",
-        "jobs",
-        "15m",
-        "Jobs wait longer than usual for {{ $labels.dcm_host_name }}",
-        "Jobs that started on executor host {{ $labels.dcm_host_name }} in the last 5 m waited "
-        "{{ $value | humanizeDuration }} longer on average than its [[anomaly_baseline_window]] baseline and "
-        "the same hour last week predict (more than [[z_score]] standard deviations, [[min_change_pct]] "
-        "and [[min_wait]]).",
-        (
-            Z_SCORE,
-            Param("min_change", 1.0, "ratio", "Smallest rise, as a share of the expected wait, that fires."),
-            Param("min_wait", "1m", "duration", "Smallest rise of the mean wait that fires (short waits)."),
-            Param("min_jobs", 3, "number", MIN_JOBS),
+        AlertRule(
+            f"DcmJobQueueWaitAnomalous{level.suffix}",
+            "dcm-otel.anomaly",
+            f"{_band(wait)}\n"
+            f"and\n{wait} - {baseline_name(wait, 'expected')}"
+            f" > [[min_change]] * {baseline_name(wait, 'expected')}\n"
+            f"and\n{wait} - {baseline_name(wait, 'expected')} > [[min_wait_seconds]]\n"
+            f"{enough}(increase(dcm_job_queue_wait_time_seconds_count[5m])) >= [[min_jobs]]",
+            "warning",
+            "jobs",
+            "15m",
+            f"Jobs wait longer than usual for {level.subject}",
+            f"Jobs {level.where} that started in the last 5 m waited "
+            "{{ $value | humanizeDuration }} longer on average than its [[anomaly_baseline_window]] "
+            "baseline and the same hour last week predict (more than [[z_score]] standard deviations, "
+            "[[min_change_pct]] and [[min_wait]]).",
+            (
+                Z_SCORE,
+                Param(
+                    "min_change", 1.0, "ratio", "Smallest rise, as a share of the expected wait, that fires."
+                ),
+                Param(
+                    "min_wait", "1m", "duration", "Smallest rise of the mean wait that fires (short waits)."
+                ),
+                Param("min_jobs", 3, "number", MIN_JOBS),
+            ),
+            panel=JOBS_QUEUE(4),
         ),
-        panel=JOBS_QUEUE(4),
-    ),
+    )
+
+
+FAILURES_HOST = HOST.figure(FAILURES)
+ANOMALY_ALERTS = (
+    *(rule for level in LEVELS for rule in _anomalies(level)),
     # --- trends (predict_linear) ----------------------------------------------------------------------------
     AlertRule(
         "DcmJobFailureRatioRising",
         "dcm-otel.predictive",
-        f"predict_linear({FAILURES}[[[lookback]]], [[horizon_seconds]]) > [[ratio]]\n"
-        f"and\n{FAILURES} <= [[ratio]]\n"
+        f"predict_linear({FAILURES_HOST}[[[lookback]]], [[horizon_seconds]]) > [[ratio]]\n"
+        f"and\n{FAILURES_HOST} <= [[ratio]]\n"
         "and on (job, dcm_host_name)\n"
         f"sum by (job, dcm_host_name) (increase({FINISHED}[[[lookback]]])) >= [[min_jobs]]",
         "warning",

@@ -7,7 +7,7 @@ for a duration (``4h`` -> ``14400``). Metric names are those of docs/metrics.md 
 
 from __future__ import annotations
 
-from dcm_otel.alerts.anomaly import ANOMALY_ALERTS, ANOMALY_RECORDING, BASELINE_WINDOW
+from dcm_otel.alerts.anomaly import ANOMALY_ALERTS, ANOMALY_RECORDING, BASELINE_WINDOW, LEVELS
 from dcm_otel.alerts.base import (
     DOCKER_API,
     FAILED,
@@ -75,14 +75,6 @@ def _quantiles(level: str, by: str, metric: str, selector: str = "") -> tuple[Re
     )
 
 
-def _mean(record: str, series: str) -> RecordingRule:
-    """Mean of a histogram over 5 m per host; no sample (not NaN) while nothing was recorded, so the
-    baselines built on it skip quiet hours."""
-    by = "sum by (job, dcm_host_name)"
-    rate_sum, rate_count = (f"rate({series.format(part)}[5m])" for part in ("sum", "count"))
-    return RecordingRule(record, f"{by} ({rate_sum})\n/\n({by} ({rate_count}) > 0)")
-
-
 RECORDING = (
     RecordingGroup(
         "dcm-otel.http.recording",
@@ -113,21 +105,12 @@ RECORDING = (
                 "sum by (job, dcm_host_name, dcm_job_status) (rate(dcm_job_transitions_total[5m]))",
             ),
             RecordingRule(
-                "dcm_host:job_failures:ratio_rate5m",
-                f"sum by (job, dcm_host_name) (rate({FAILED}[5m]))\n"
-                f"/\n(sum by (job, dcm_host_name) (rate({FINISHED}[5m])) > 0)",
-            ),
-            RecordingRule(
                 "dcm_host:job_retries:rate5m",
                 "sum by (job, dcm_host_name) (rate(dcm_job_retries_total[5m]))",
             ),
             *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_duration_seconds"),
             *_quantiles("dcm_host", "job, dcm_host_name", "dcm_job_queue_wait_time_seconds"),
-            _mean(
-                "dcm_host:job_duration_seconds:mean_rate5m",
-                'dcm_job_duration_seconds_{}{{dcm_job_result="success"}}',
-            ),
-            _mean("dcm_host:job_queue_wait_time_seconds:mean_rate5m", "dcm_job_queue_wait_time_seconds_{}"),
+            *(rule for level in LEVELS for rule in level.recording()),
             RecordingRule("dcm_host:queue_waiting_jobs:sum", WAITING),
             RecordingRule(
                 "dcm_host:queue_oldest_age_seconds:max",
