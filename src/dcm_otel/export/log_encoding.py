@@ -5,12 +5,13 @@ Field for field what the official ``encode_logs`` (``opentelemetry-exporter-otlp
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dcm_otel._sdk.span_fields import span_fields
 
 if TYPE_CHECKING:
+    from dcm_otel._sdk.logs_api import SeverityNumber
     from dcm_otel._sdk.logs_sdk import ReadableLogRecord, ReadWriteLogRecord
 
 from dcm_otel.export.otlp_wire import (
@@ -24,6 +25,23 @@ from dcm_otel.export.otlp_wire import (
     request,
     varint,
 )
+
+
+class LogFields(NamedTuple):
+    """What the encoder writes of a log record: an SDK record's fields (:meth:`LogEncoder.record`), or the
+    log bridge's straight from a ``logging.LogRecord`` (:mod:`dcm_otel._sdk.log_fast_path`)."""
+
+    timestamp: int | None
+    observed_timestamp: int | None
+    severity_number: SeverityNumber | None
+    severity_text: str | None
+    body: Any
+    attributes: Mapping[str, Any] | None
+    dropped_attributes: int
+    trace_flags: int
+    trace_id: int | None
+    span_id: int | None
+    event_name: str | None
 
 
 class LogEncoder:
@@ -42,8 +60,26 @@ class LogEncoder:
         return groups.request(self._values)
 
     def record(self, readable: ReadableLogRecord | ReadWriteLogRecord) -> bytes:
-        """One log record, length-prefixed, without its tag."""
+        """One SDK log record, length-prefixed, without its tag."""
         record = readable.log_record
+        return self.fields(
+            LogFields(
+                record.timestamp,
+                record.observed_timestamp,
+                record.severity_number,
+                record.severity_text,
+                record.body,
+                record.attributes,
+                readable.dropped_attributes,
+                record.trace_flags,
+                record.trace_id,
+                record.span_id,
+                record.event_name,
+            )
+        )
+
+    def fields(self, record: LogFields) -> bytes:
+        """One log record, length-prefixed, without its tag."""
         timestamp, observed = record.timestamp, record.observed_timestamp
         severity = record.severity_number
         body = b"".join(
@@ -53,7 +89,7 @@ class LogEncoder:
                 self._values.text(b"\x1a", record.severity_text) if record.severity_text else b"",
                 delimited(b"\x2a", any_value(record.body)),
                 self._values.attributes(b"\x32", self._plain(record.attributes)),
-                number(b"\x38", readable.dropped_attributes),
+                number(b"\x38", record.dropped_attributes),
                 b"\x45" + FIXED32.pack(int(record.trace_flags)) if record.trace_flags else b"",
                 b"\x4a\x10" + record.trace_id.to_bytes(16, "big") if record.trace_id else b"",
                 b"\x52\x08" + record.span_id.to_bytes(8, "big") if record.span_id else b"",

@@ -14,10 +14,13 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.context import get_current
+from opentelemetry.trace import get_current_span
 from pythonjsonlogger.json import JsonEncoder
 
+from dcm_otel._sdk import log_fast_path
 from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
 from dcm_otel._sdk.logs_sdk import std_to_otel
+from dcm_otel.export.log_encoding import LogFields
 
 from . import fields as f
 
@@ -29,6 +32,7 @@ class OtlpLogHandler(logging.Handler):
     def __init__(self, logger_provider: LoggerProvider, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self._provider = logger_provider
+        self._fast = log_fast_path.FEATURE.available()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -42,18 +46,45 @@ class OtlpLogHandler(logging.Handler):
                 attributes.update(exception)
                 if record.exc_text:
                     attributes[f.EXCEPTION] = record.exc_text
-            self._provider.get_logger(name).emit(
-                LogRecord(
-                    timestamp=int(record.created * 1e9),
-                    observed_timestamp=time_ns(),
-                    context=get_current(),
-                    severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
-                    severity_number=std_to_otel(record.levelno),
-                    body=record.getMessage(),
-                    attributes=attributes,
-                    event_name=event_name if isinstance(event_name, str) else None,
+            logger = self._provider.get_logger(name)
+            timestamp = int(record.created * 1e9)
+            severity_text = _SEVERITY_TEXT.get(record.levelname, record.levelname)
+            severity = std_to_otel(record.levelno)
+            body = record.getMessage()
+            event = event_name if isinstance(event_name, str) else None
+            target = log_fast_path.processor(logger, attributes) if self._fast else None
+            if target is None:
+                logger.emit(
+                    LogRecord(
+                        timestamp=timestamp,
+                        observed_timestamp=time_ns(),
+                        context=get_current(),
+                        severity_text=severity_text,
+                        severity_number=severity,
+                        body=body,
+                        attributes=attributes,
+                        event_name=event,
+                    )
                 )
-            )
+            else:
+                span = get_current_span().get_span_context()
+                log_fast_path.emit(
+                    logger,  # type: ignore[arg-type]  # an SDK Logger: processor() says so
+                    target,
+                    LogFields(
+                        timestamp,
+                        time_ns(),
+                        severity,
+                        severity_text,
+                        body,
+                        attributes,
+                        0,  # processor() takes only what the SDK's attribute limits would keep whole
+                        span.trace_flags,
+                        span.trace_id,
+                        span.span_id,
+                        event,
+                    ),
+                )
         except Exception:
             self.handleError(record)
 
