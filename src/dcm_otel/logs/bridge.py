@@ -4,6 +4,9 @@ Our own handler rather than the SDK's ``LoggingHandler`` (deprecated in 1.45): t
 attribute of the record as it is, the unredacted request object and the code location included; this one
 exports the fields of :mod:`dcm_otel.logs.fields`, rendered as the JSON formatter renders them, under
 the names the semantic conventions expect (un-namespaced ``extra=`` names under ``dcm.log.``).
+
+Where dcm_otel's log processor is the provider's only one, the same fields go to it without the SDK's
+record objects (:mod:`dcm_otel._sdk.log_fast_path`); everything else goes through ``Logger.emit``.
 """
 
 from __future__ import annotations
@@ -36,22 +39,12 @@ class OtlpLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            name = record.name
-            attributes = {
-                f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()
-            }
-            event_name = attributes.pop(f.EVENT_NAME, None)
-            exception = f.exception_fields(record)
-            if exception:  # a traceback without an exception ("NoneType: None") is not one
-                attributes.update(exception)
-                if record.exc_text:
-                    attributes[f.EXCEPTION] = record.exc_text
-            logger = self._provider.get_logger(name)
+            attributes, event = record_attributes(record)
+            logger = self._provider.get_logger(record.name)
             timestamp = int(record.created * 1e9)
             severity_text = _SEVERITY_TEXT.get(record.levelname, record.levelname)
             severity = std_to_otel(record.levelno)
             body = record.getMessage()
-            event = event_name if isinstance(event_name, str) else None
             target = log_fast_path.processor(logger, attributes) if self._fast else None
             if target is None:
                 logger.emit(
@@ -90,6 +83,19 @@ class OtlpLogHandler(logging.Handler):
 
     def flush(self) -> None:
         """Nothing to do: the log record processor batches and flushes on its own thread."""
+
+
+def record_attributes(record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
+    """The OTLP attributes of a record, and its event name (an ``event.name`` in ``extra=``)."""
+    name = record.name
+    attributes = {f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()}
+    event_name = attributes.pop(f.EVENT_NAME, None)
+    exception = f.exception_fields(record)
+    if exception:  # a traceback without an exception ("NoneType: None") is not one
+        attributes.update(exception)
+        if record.exc_text:
+            attributes[f.EXCEPTION] = record.exc_text
+    return attributes, event_name if isinstance(event_name, str) else None
 
 
 def attribute(value: Any) -> Any:
