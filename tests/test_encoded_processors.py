@@ -396,7 +396,7 @@ _BRIDGE_RESOURCE = Resource({"service.name": "shop", "host.name": "h"})
 SPAN = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(1))
 
 
-def _log_calls() -> list[logging.LogRecord]:
+def log_calls() -> list[logging.LogRecord]:
     """Every kind of record the bridge sees, made anew on each call (the filters change a record)."""
     logging.addLevelName(NOTICE, "NOTICE")
     make = logging.getLogger("shop.orders").makeRecord
@@ -455,10 +455,10 @@ def _bridged_requests(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list
     processor = EncodedLogRecordProcessor(exporter, LIMITS)
     handler = _bridge(fast, processor)
     shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
-    for record in _log_calls():
+    for record in log_calls():
         handler.handle(record)
     with use_span(NonRecordingSpan(SPAN)):
-        for record in _log_calls():
+        for record in log_calls():
             handler.handle(record)
     assert processor.force_flush(5000)
     processor.shutdown()
@@ -482,11 +482,11 @@ def test_the_bridges_shortcut_sends_the_same_bytes_as_the_sdk_path(monkeypatch: 
     assert log_fast_path.FEATURE.available()
     slow, taken_slow = _bridged_requests(False, monkeypatch)
     fast, taken_fast = _bridged_requests(True, monkeypatch)
-    assert (taken_slow, taken_fast) == (0, 2 * (len(_log_calls()) - 2))  # all but the list and map values
+    assert (taken_slow, taken_fast) == (0, 2 * (len(log_calls()) - 2))  # all but the list and map values
     assert fast == slow  # byte for byte, in the same requests
     assert len(slow) == 3  # the 1.5 MB body closes a batch at the byte cap
     records = _log_records(slow)
-    assert len(records) == 2 * len(_log_calls())
+    assert len(records) == 2 * len(log_calls())
     by_body = {r.body.string_value: r for r in records[len(records) // 2 :]}
     extras = {a.key: a.value for a in by_body["extras"].attributes}
     assert extras["dcm.log.password"].string_value != "hunter2"  # masked on both paths
