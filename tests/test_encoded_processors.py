@@ -651,3 +651,18 @@ def test_after_a_fork_the_shortcut_starts_empty_and_sends_what_the_sdk_path_send
     assert processor.force_flush(5000)
     processor.shutdown()
     assert len(_log_records(exporter.requests)) == 3
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_after_shutdown_neither_path_sends_nor_raises(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    handler = _bridge(fast, processor)
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    _one_record(handler)
+    processor.shutdown()
+    _one_record(handler)
+    assert len(shortcut) == (2 if fast else 0)
+    assert len(_log_records(exporter.requests)) == 1
+    assert not processor.force_flush(1000)
+    assert processor.dropped == 0  # refused after shutdown, not counted as a full queue (as the SDK path)
