@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,22 +20,30 @@ from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
 from opentelemetry.sdk._logs.export import (
     BatchLogRecordProcessor,
     InMemoryLogRecordExporter,
     SimpleLogRecordProcessor,
 )
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import SpanContext, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, use_span
 
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_exporters
+from dcm_otel._sdk import log_fast_path, otlp_http_exporters
+from dcm_otel._sdk.feature_check import FeatureCheck
 from dcm_otel.config import Config
 from dcm_otel.export.encoded_batches import BatchLimits
+from dcm_otel.export.log_encoding import LogEncoder
+from dcm_otel.export.otlp_wire import Groups
 from dcm_otel.export.processors import EncodedLogRecordProcessor, EncodedSpanProcessor
+from dcm_otel.logs import bridge
+from dcm_otel.logs.bridge import OtlpLogHandler
+from dcm_otel.logs.redaction import RedactingFilter, Redactor
 from tests import otlp_samples
 from tests.otlp_receiver import OtlpReceiver, start_receiver
 from tests.test_otlp_encoding import EXAMPLES
@@ -350,3 +359,310 @@ def test_on_end_never_raises_a_span_that_fails_to_encode_is_counted(receiver: Ot
     processor.shutdown()
     assert processor.dropped == 1
     assert [span.name for span in receiver.spans()] == ["SELECT"]
+
+
+# ---- the log bridge's shortcut (dcm_otel._sdk.log_fast_path): the same bytes as through the SDK's records
+
+NOTICE = 25  # a custom level with a name; 5 is one without
+
+
+class _Captured:
+    """An exporter for :class:`EncodedLogRecordProcessor` that keeps the bytes of each request."""
+
+    def __init__(self) -> None:
+        self.encoder = LogEncoder()
+        self.requests: list[bytes] = []
+
+    def send_encoded(self, count: int, groups: Groups) -> None:
+        self.requests.append(self.encoder.request(groups))
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _bridge(fast: bool, *processors: Any, limits: LogRecordLimits | None = None) -> OtlpLogHandler:
+    provider = LoggerProvider(
+        resource=_BRIDGE_RESOURCE, shutdown_on_exit=False, log_record_limits=limits or LogRecordLimits()
+    )
+    for processor in processors:
+        provider.add_log_record_processor(processor)
+    handler = OtlpLogHandler(provider)
+    handler.addFilter(RedactingFilter(Redactor(Config().redact_keys)))
+    handler._fast = fast
+    return handler
+
+
+_BRIDGE_RESOURCE = Resource({"service.name": "shop", "host.name": "h"})
+SPAN = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(1))
+
+
+def log_calls() -> list[logging.LogRecord]:
+    """Every kind of record the bridge sees, made anew on each call (the filters change a record)."""
+    logging.addLevelName(NOTICE, "NOTICE")
+    make = logging.getLogger("shop.orders").makeRecord
+    records = [
+        make("shop.orders", logging.INFO, __file__, 1, "plain message", (), None),
+        make("shop.orders", logging.WARNING, __file__, 2, "order %s for %d €", ("#7", 3), None),
+        make(
+            "django.request",
+            logging.ERROR,
+            __file__,
+            3,
+            "ünïcödé ✓ 日本語",
+            (),
+            None,
+            extra={"status_code": 500},
+        ),
+        make("shop.orders", logging.DEBUG, __file__, 4, "x" * 1_500_000, (), None),
+        make("shop.orders", NOTICE, __file__, 5, "custom level", (), None),
+        make("shop.orders", 5, __file__, 6, "level without a name", (), None),
+        make("shop.orders", logging.CRITICAL, __file__, 7, "critical", (), None),
+        make(
+            "shop.orders",
+            logging.INFO,
+            __file__,
+            8,
+            "extras",
+            (),
+            None,
+            extra={
+                "order_id": 7,
+                "shop.cart.total": 12.5,
+                "gift": True,
+                "note": "ça coûte",
+                "password": "hunter2",
+                "event.name": "shop.order.placed",
+                "skipped": None,
+            },
+        ),
+        make("shop.orders", logging.INFO, __file__, 9, "a list value", (), None, extra={"items": [1, "a"]}),
+        make("shop.orders", logging.INFO, __file__, 10, "a map value", (), None, extra={"cart": {"n": 2}}),
+    ]
+    try:
+        raise ValueError("bad token=abc123 ✗")
+    except ValueError:
+        records.append(make("shop.orders", logging.ERROR, __file__, 11, "failed", (), sys.exc_info()))
+    records.append(make("shop.orders", logging.ERROR, __file__, 12, "no exception", (), (None, None, None)))
+    for record in records:
+        record.created = 1_790_000_000.123456
+    return records
+
+
+def _bridged_requests(fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[bytes], int]:
+    """The requests made of :func:`_log_calls`, logged outside and inside a span; and how many records took
+    the shortcut."""
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    handler = _bridge(fast, processor)
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    for record in log_calls():
+        handler.handle(record)
+    with use_span(NonRecordingSpan(SPAN)):
+        for record in log_calls():
+            handler.handle(record)
+    assert processor.force_flush(5000)
+    processor.shutdown()
+    return exporter.requests, len(shortcut)
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[tuple[Any, ...]]:
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(owner, name)
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_the_bridges_shortcut_sends_the_same_bytes_as_the_sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bridge, "time_ns", lambda: 1_790_000_000_500_000_000)
+    assert log_fast_path.FEATURE.available()
+    slow, taken_slow = _bridged_requests(False, monkeypatch)
+    fast, taken_fast = _bridged_requests(True, monkeypatch)
+    assert (taken_slow, taken_fast) == (0, 2 * (len(log_calls()) - 2))  # all but the list and map values
+    assert fast == slow  # byte for byte, in the same requests
+    assert len(slow) == 3  # the 1.5 MB body closes a batch at the byte cap
+    records = _log_records(slow)
+    assert len(records) == 2 * len(log_calls())
+    by_body = {r.body.string_value: r for r in records[len(records) // 2 :]}
+    extras = {a.key: a.value for a in by_body["extras"].attributes}
+    assert extras["dcm.log.password"].string_value != "hunter2"  # masked on both paths
+    assert by_body["extras"].event_name == "shop.order.placed"
+    assert by_body["custom level"].severity_text == "NOTICE"
+    assert by_body["plain message"].trace_id
+    assert not records[0].trace_id
+    failed = {a.key: a.value.string_value for a in by_body["failed"].attributes}
+    assert "abc123" not in failed["exception.message"]
+    assert "Traceback" in failed["exception.stacktrace"]
+
+
+def _one_record(handler: OtlpLogHandler, extra: dict[str, Any] | None = None) -> None:
+    record = logging.getLogger("shop").makeRecord(
+        "shop", logging.INFO, __file__, 1, "hello", (), None, extra=extra
+    )
+    record.created = 1_790_000_000.0
+    handler.handle(record)
+
+
+@pytest.mark.parametrize(
+    ("processors", "limits", "extra"),
+    [
+        pytest.param(2, None, None, id="a second processor"),
+        pytest.param(0, None, None, id="the SDK's batch processor"),
+        pytest.param(
+            1, LogRecordLimits(max_attributes=2), {"a": 1, "b": 2, "c": 3}, id="over the count limit"
+        ),
+        pytest.param(1, LogRecordLimits(max_attribute_length=3), {"a": "long"}, id="a length limit"),
+        pytest.param(1, None, {"a": (1, 2)}, id="a sequence value"),
+    ],
+)
+def test_the_bridge_takes_the_sdks_path_where_the_shortcut_would_differ(
+    processors: int,
+    limits: LogRecordLimits | None,
+    extra: dict[str, Any] | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the SDK would change (truncate, drop and count, tuple) or what another processor must see."""
+    monkeypatch.setattr(bridge, "time_ns", lambda: 1_790_000_000_500_000_000)
+    kept = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    official = SimpleLogRecordProcessor(kept)
+    outputs = []
+    for fast in (False, True):
+        exporter = _Captured()
+        ours = EncodedLogRecordProcessor(exporter, LIMITS)
+        chain = {0: [official], 1: [ours], 2: [ours, official]}[processors]
+        handler = _bridge(fast, *chain, limits=limits)
+        shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+        _one_record(handler, extra)
+        assert not shortcut
+        assert ours.force_flush(5000)
+        ours.shutdown()
+        outputs.append(exporter.requests)
+    assert outputs[0] == outputs[1]
+    if processors:
+        (log_record,) = _log_records(outputs[1])
+        assert log_record.body.string_value == "hello"
+        assert log_record.dropped_attributes_count == (1 if limits and limits.max_attributes == 2 else 0)
+    if processors != 1:
+        assert len(kept.get_finished_logs()) == 2  # the other processor saw both records
+
+
+def test_with_the_feature_check_failed_the_bridge_takes_the_sdks_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feature = FeatureCheck("log bridge", "fallback", lambda: 1 / 0)
+    monkeypatch.setattr(log_fast_path, "FEATURE", feature)
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    provider = LoggerProvider(resource=_BRIDGE_RESOURCE, shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    _one_record(OtlpLogHandler(provider))
+    assert processor.force_flush(5000)
+    assert not shortcut
+    assert len(exporter.requests) == 1
+    processor.shutdown()
+
+
+def test_a_disabled_sdk_gets_nothing_on_either_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    _one_record(_bridge(True, processor))
+    assert processor.force_flush(5000)
+    assert exporter.requests == []
+    processor.shutdown()
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_shortcut_counts_created_queued_and_dropped_records_as_the_sdk_path(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``otel.sdk.log.created`` (the SDK logger's), the processor's ``dropped`` and its queue bound."""
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    reader = InMemoryMetricReader()
+    exporter = _Captured()
+    # no batch closes before the flush: the queue fills
+    limits = BatchLimits(30.0, max_queue_size=10, max_export_batch_size=100, export_timeout=1.0)
+    processor = EncodedLogRecordProcessor(exporter, limits)
+    provider = LoggerProvider(
+        resource=_BRIDGE_RESOURCE, shutdown_on_exit=False, meter_provider=MeterProvider([reader])
+    )
+    provider.add_log_record_processor(processor)
+    handler = OtlpLogHandler(provider)
+    handler._fast = fast
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    for _ in range(25):
+        _one_record(handler)
+    assert len(shortcut) == (25 if fast else 0)
+    assert processor.dropped == 15
+    assert processor._batches._queued == 10
+    created = [
+        point.value
+        for metric in reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics  # type: ignore[union-attr]
+        if metric.name == "otel.sdk.log.created"
+        for point in metric.data.data_points  # type: ignore[union-attr]
+    ]
+    assert created == [25]
+    assert processor.force_flush(5000)
+    assert len(_log_records(exporter.requests)) == 10
+    processor.shutdown()
+
+
+def _log_records(requests: list[bytes]) -> list[Any]:
+    return [
+        record
+        for request in requests
+        for resource_logs in ExportLogsServiceRequest.FromString(request).resource_logs
+        for scope_logs in resource_logs.scope_logs
+        for record in scope_logs.log_records
+    ]
+
+
+def test_after_a_fork_the_shortcut_starts_empty_and_sends_what_the_sdk_path_sends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child's records (the provider's resource updated at the fork) leave from the child only, one
+    resource group, a record that took the shortcut equal to one that did not."""
+    monkeypatch.setattr(bridge, "time_ns", lambda: 1_790_000_000_500_000_000)
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    fast = _bridge(True, processor)
+    slow = OtlpLogHandler(fast._provider)
+    slow._fast = False
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    for _ in range(3):
+        _one_record(fast)
+    pid = os.fork()
+    if pid == 0:
+        ok = processor._batches._queued == 0 and processor._batches._worker.is_alive()
+        _one_record(fast)
+        _one_record(slow)
+        ok = ok and processor.force_flush(5000) and len(shortcut) == 4 and len(exporter.requests) == 1
+        (request,) = exporter.requests
+        records = _log_records(exporter.requests)
+        ok = ok and len(ExportLogsServiceRequest.FromString(request).resource_logs) == 1
+        os._exit(0 if ok and len(records) == 2 and records[0] == records[1] else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert processor.force_flush(5000)
+    processor.shutdown()
+    assert len(_log_records(exporter.requests)) == 3
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_after_shutdown_neither_path_sends_nor_raises(fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    handler = _bridge(fast, processor)
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    _one_record(handler)
+    processor.shutdown()
+    _one_record(handler)
+    assert len(shortcut) == (2 if fast else 0)
+    assert len(_log_records(exporter.requests)) == 1
+    assert not processor.force_flush(1000)
+    assert processor.dropped == 0  # refused after shutdown, not counted as a full queue (as the SDK path)

@@ -2,7 +2,8 @@
 by the official exporters, once by ours, and once more through the processors that encode each item as it
 ends or is emitted (told apart by the resource's service name), are decoded by the built collector's
 OTLP/HTTP receiver and written by its file exporter (OTLP JSON, the shipped debug overlay); every span and
-record is compared field by field."""
+record is compared field by field. Likewise the log bridge's records by its shortcut against those made
+through the SDK's records."""
 
 from __future__ import annotations
 
@@ -12,12 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.trace import INVALID_SPAN, NonRecordingSpan, use_span
 
 from dcm_otel import providers
-from dcm_otel._sdk import otlp_http_encoding, otlp_http_exporters
+from dcm_otel._sdk import log_fast_path, otlp_http_encoding, otlp_http_exporters
 from dcm_otel.config import Config
+from dcm_otel.logs import bridge
+from dcm_otel.logs.bridge import OtlpLogHandler
+from dcm_otel.logs.redaction import RedactingFilter, Redactor
 from tests import otlp_samples
 from tests.services._common import wait_until
+from tests.test_encoded_processors import SPAN, log_calls
 
 from .configs import running_collector
 
@@ -81,9 +89,9 @@ def _send_through_the_processors(endpoint: str) -> None:
         processor.shutdown()
 
 
-def _received(path: Path) -> dict[Any, dict[str, Any]]:
+def _received(path: Path, senders: tuple[str, ...] = SENDERS) -> dict[Any, dict[str, Any]]:
     """(kind, sender) -> item key -> the item, with its resource (less the service name) and scope."""
-    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in SENDERS}
+    found: dict[Any, dict[str, Any]] = {(k, e): {} for k in ("spans", "logRecords") for e in senders}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for line in lines:
         request = json.loads(line)
@@ -105,6 +113,68 @@ def _received(path: Path) -> dict[Any, dict[str, Any]]:
                             "scope_schema": scope_items.get("schemaUrl"),
                         }
     return found
+
+
+BRIDGES = ("bridge_sdk", "bridge_shortcut")  # the log bridge through the SDK's records, and by its shortcut
+
+
+def test_the_log_bridges_shortcut_arrives_as_its_sdk_path(
+    collector_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same Python log calls (plain, %-args, non-ASCII, a 1.5 MB body, extra attributes, masked ones,
+    an exception with its traceback, custom levels, inside and outside a span) through the bridge into the
+    fast OTLP/HTTP exporter's processor, once through the SDK's records and once by the shortcut: decoded
+    by the collector, the records are equal field by field."""
+    monkeypatch.setattr(bridge, "time_ns", lambda: 1_790_000_000_500_000_000)
+    shortcut_taken: list[object] = []
+    take = log_fast_path.emit
+    monkeypatch.setattr(log_fast_path, "emit", lambda *args: shortcut_taken.append(take(*args)))
+    output = tmp_path / "telemetry.jsonl"
+    env = {"OTELCOL_FILE_PATH": str(output), "OTELCOL_LOG_LEVEL": "warn"}
+    with running_collector(collector_binary, ["base", "debug"], env, tmp_path) as collector:
+        sent = [_log_through_the_bridge(collector.otlp_http, sender) for sender in BRIDGES]
+        arrived = wait_until(
+            lambda: [len(_received(output, BRIDGES)["logRecords", s]) for s in BRIDGES] == sent,
+            ARRIVAL_TIMEOUT,
+            0.5,
+        )
+        assert arrived, collector.log_tail()
+    assert len(shortcut_taken) == sent[1] - 4  # all but the list and the map values, twice
+    received = _received(output, BRIDGES)
+    through_sdk, shortcut = (received["logRecords", sender] for sender in BRIDGES)
+    assert sorted(through_sdk) == sorted(shortcut)
+    for key in through_sdk:
+        assert list(_differences(through_sdk[key], shortcut[key])) == [], key
+    assert (
+        sum(item["item"].get("traceId") == f"{SPAN.trace_id:032x}" for item in shortcut.values())
+        == sent[1] // 2
+    )
+    bodies = {item["item"]["body"]["stringValue"] for item in shortcut.values()}
+    assert {"ünïcödé ✓ 日本語", "order #7 for 3 €", "x" * 1_500_000} <= bodies
+
+
+def _log_through_the_bridge(endpoint: str, sender: str) -> int:
+    """:func:`tests.test_encoded_processors.log_calls` outside and inside a span, numbered by
+    ``record.index``; how many records were sent."""
+    processor = otlp_http_encoding.log_processor(
+        providers._otlp_exporter(Config(otlp_endpoint=endpoint), "logs")
+    )
+    assert processor is not None
+    provider = LoggerProvider(resource=Resource({"service.name": sender}), shutdown_on_exit=False)
+    provider.add_log_record_processor(processor)
+    handler = OtlpLogHandler(provider)
+    handler.addFilter(RedactingFilter(Redactor(Config().redact_keys)))
+    handler._fast = sender == "bridge_shortcut"
+    sent = 0
+    for span in (INVALID_SPAN, NonRecordingSpan(SPAN)):
+        with use_span(span):
+            for record in log_calls():
+                record.__dict__["record.index"] = sent
+                handler.handle(record)
+                sent += 1
+    assert processor.force_flush(10_000)
+    processor.shutdown()
+    return sent
 
 
 def _pop_attribute(owner: dict[str, Any], key: str) -> Any:

@@ -40,6 +40,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
     )
     # otlp_http_encoding's check is not here: it runs when an OTLP/HTTP exporter is made, so that a process
     # exporting no OTLP does not load the exporter stack
+    # log_fast_path's neither: it runs when the log bridge is made, and matters only beside that encoder
     return tuple(module.FEATURE for module in modules)
 
 

@@ -20,7 +20,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from dcm_otel._sdk.logs_sdk import LogRecordProcessor
 from dcm_otel._sdk.processor_metrics import processor_metrics
 from dcm_otel.export.encoded_batches import BatchLimits, EncodedBatches
-from dcm_otel.export.log_encoding import LogEncoder
+from dcm_otel.export.log_encoding import LogEncoder, LogFields
 from dcm_otel.export.otlp_wire import Groups
 from dcm_otel.export.trace_encoding import TraceEncoder
 
@@ -105,8 +105,14 @@ class EncodedLogRecordProcessor(_Shipping, LogRecordProcessor):
     def __init__(self, exporter: EncodedLogExporter, limits: BatchLimits) -> None:
         super().__init__(exporter, "logs", limits, "OTEL_BLRP_MAX_QUEUE_SIZE")
         self._encode = exporter.encoder.record
+        self._encode_fields = exporter.encoder.fields
         self._no_resource = Resource.create({})  # what the SDK's processor gives a record without one
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         resource = log_record.resource or self._no_resource
         self._add(self._encode, log_record, resource, log_record.instrumentation_scope)
+
+    def on_fields(self, fields: LogFields, resource: Resource, scope: InstrumentationScope) -> None:
+        """A record the log bridge hands over without an SDK record (:mod:`dcm_otel._sdk.log_fast_path`):
+        queued, counted and dropped as :meth:`on_emit` does."""
+        self._add(self._encode_fields, fields, resource or self._no_resource, scope)

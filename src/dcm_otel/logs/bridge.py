@@ -4,6 +4,9 @@ Our own handler rather than the SDK's ``LoggingHandler`` (deprecated in 1.45): t
 attribute of the record as it is, the unredacted request object and the code location included; this one
 exports the fields of :mod:`dcm_otel.logs.fields`, rendered as the JSON formatter renders them, under
 the names the semantic conventions expect (un-namespaced ``extra=`` names under ``dcm.log.``).
+
+Where dcm_otel's log processor is the provider's only one, the same fields go to it without the SDK's
+record objects (:mod:`dcm_otel._sdk.log_fast_path`); everything else goes through ``Logger.emit``.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.context import get_current
+from opentelemetry.trace import get_current_span
 from pythonjsonlogger.json import JsonEncoder
 
+from dcm_otel._sdk import log_fast_path
 from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
 from dcm_otel._sdk.logs_sdk import std_to_otel
+from dcm_otel.export.log_encoding import LogFields
 
 from . import fields as f
 
@@ -29,36 +35,67 @@ class OtlpLogHandler(logging.Handler):
     def __init__(self, logger_provider: LoggerProvider, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self._provider = logger_provider
+        self._fast = log_fast_path.FEATURE.available()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            name = record.name
-            attributes = {
-                f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()
-            }
-            event_name = attributes.pop(f.EVENT_NAME, None)
-            exception = f.exception_fields(record)
-            if exception:  # a traceback without an exception ("NoneType: None") is not one
-                attributes.update(exception)
-                if record.exc_text:
-                    attributes[f.EXCEPTION] = record.exc_text
-            self._provider.get_logger(name).emit(
-                LogRecord(
-                    timestamp=int(record.created * 1e9),
-                    observed_timestamp=time_ns(),
-                    context=get_current(),
-                    severity_text=_SEVERITY_TEXT.get(record.levelname, record.levelname),
-                    severity_number=std_to_otel(record.levelno),
-                    body=record.getMessage(),
-                    attributes=attributes,
-                    event_name=event_name if isinstance(event_name, str) else None,
+            attributes, event = record_attributes(record)
+            logger = self._provider.get_logger(record.name)
+            timestamp = int(record.created * 1e9)
+            severity_text = _SEVERITY_TEXT.get(record.levelname, record.levelname)
+            severity = std_to_otel(record.levelno)
+            body = record.getMessage()
+            target = log_fast_path.processor(logger, attributes) if self._fast else None
+            if target is None:
+                logger.emit(
+                    LogRecord(
+                        timestamp=timestamp,
+                        observed_timestamp=time_ns(),
+                        context=get_current(),
+                        severity_text=severity_text,
+                        severity_number=severity,
+                        body=body,
+                        attributes=attributes,
+                        event_name=event,
+                    )
                 )
-            )
+            else:
+                span = get_current_span().get_span_context()
+                log_fast_path.emit(
+                    logger,  # type: ignore[arg-type]  # an SDK Logger: processor() says so
+                    target,
+                    LogFields(
+                        timestamp,
+                        time_ns(),
+                        severity,
+                        severity_text,
+                        body,
+                        attributes,
+                        0,  # processor() takes only what the SDK's attribute limits would keep whole
+                        span.trace_flags,
+                        span.trace_id,
+                        span.span_id,
+                        event,
+                    ),
+                )
         except Exception:
             self.handleError(record)
 
     def flush(self) -> None:
         """Nothing to do: the log record processor batches and flushes on its own thread."""
+
+
+def record_attributes(record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
+    """The OTLP attributes of a record, and its event name (an ``event.name`` in ``extra=``)."""
+    name = record.name
+    attributes = {f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()}
+    event_name = attributes.pop(f.EVENT_NAME, None)
+    exception = f.exception_fields(record)
+    if exception:  # a traceback without an exception ("NoneType: None") is not one
+        attributes.update(exception)
+        if record.exc_text:
+            attributes[f.EXCEPTION] = record.exc_text
+    return attributes, event_name if isinstance(event_name, str) else None
 
 
 def attribute(value: Any) -> Any:

@@ -1,0 +1,75 @@
+"""The log bridge's shortcut: a record straight to dcm_otel's log processor, without the SDK's records.
+
+Through the SDK, each Python log record becomes an API ``LogRecord``, then in ``Logger.emit`` a
+``ReadWriteLogRecord`` whose attributes are copied into ``BoundedAttributes``, only for
+:class:`~dcm_otel.export.processors.EncodedLogRecordProcessor` to encode it right away (docs/benchmarks.md,
+"The log record, by instructions"). When that processor is the provider's only one, the bridge hands it the
+fields themselves (:class:`~dcm_otel.export.log_encoding.LogFields`), doing what ``Logger.emit`` does
+besides: skip a disabled logger, count the record in the SDK's ``otel.sdk.log.created``, take the logger's
+resource and scope. Only where ``BoundedAttributes`` would change nothing: at most the attribute count
+limit, no length limit, plain scalar values (a list or map value, which the SDK turns into a tuple or a
+copy, takes the SDK's path). Any other processor, or an SDK without these internals, takes the SDK's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk._logs import Logger, LoggerProvider, SynchronousMultiLogRecordProcessor
+
+from dcm_otel._sdk.feature_check import FeatureCheck
+from dcm_otel.export.processors import EncodedLogRecordProcessor
+
+if TYPE_CHECKING:
+    from opentelemetry._logs import Logger as ApiLogger
+
+    from dcm_otel.export.log_encoding import LogFields
+
+
+def _probe() -> None:
+    logger = LoggerProvider(shutdown_on_exit=False, meter_provider=NoOpMeterProvider()).get_logger("probe")
+    if type(logger) is not Logger:
+        raise TypeError(f"the provider's logger is a {type(logger).__name__}")
+    if type(logger._multi_log_record_processor) is not SynchronousMultiLogRecordProcessor:
+        raise TypeError("the logger's processors are not a SynchronousMultiLogRecordProcessor")
+    limits = logger._log_record_limits
+    _ = (limits.max_log_record_attributes, limits.max_log_record_attribute_length)
+    _ = (
+        logger._multi_log_record_processor._log_record_processors,
+        logger.resource,
+        logger.instrumentation_scope,
+    )
+    if not (logger._is_enabled() and callable(logger._logger_metrics.emit_log)):
+        raise TypeError("the logger is off or cannot count records")
+
+
+FEATURE = FeatureCheck("log bridge", "log records go through the SDK's Logger.emit", _probe)
+_SCALARS = str | bool | int | float
+
+
+def processor(logger: ApiLogger, attributes: Mapping[str, Any]) -> EncodedLogRecordProcessor | None:
+    """dcm_otel's log processor when it is ``logger``'s only one and the SDK would pass ``attributes`` as
+    they are; None when the record must take the SDK's path."""
+    if type(logger) is not Logger or not logger._is_enabled():
+        return None
+    multi = logger._multi_log_record_processor
+    if type(multi) is not SynchronousMultiLogRecordProcessor:
+        return None
+    processors = multi._log_record_processors
+    if len(processors) != 1 or type(processors[0]) is not EncodedLogRecordProcessor:
+        return None
+    limits = logger._log_record_limits
+    most = limits.max_log_record_attributes
+    if limits.max_log_record_attribute_length is not None or (most is not None and len(attributes) > most):
+        return None
+    if not all(isinstance(value, _SCALARS) for value in attributes.values()):
+        return None
+    return processors[0]
+
+
+def emit(logger: Logger, target: EncodedLogRecordProcessor, fields: LogFields) -> None:
+    """What ``Logger.emit`` does with a record, but ``fields`` to ``target`` in place of an SDK record."""
+    logger._logger_metrics.emit_log()
+    target.on_fields(fields, logger.resource, logger.instrumentation_scope)
