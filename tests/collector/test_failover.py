@@ -84,6 +84,28 @@ def private_hosts(hosts: Path) -> list[str]:
     ]
 
 
+def gateway_agent(binary: Path, port: int, tmp_path: Path) -> tuple[Collector, Path]:
+    """An agent (base + agent.yaml, not started) resolving NAME to the GATEWAYS on `port` every second, from
+    a hosts file of its own: the agent and that file (rewrite it with write_hosts to move the gateways)."""
+    hosts = tmp_path / "hosts"
+    write_hosts(hosts, GATEWAYS)
+    agent_dir = tmp_path / "agent"
+    agent_dir.mkdir()
+    agent = Collector(
+        binary,
+        ["base", "agent"],
+        {
+            "OTELCOL_GATEWAY_HOSTNAME": NAME,
+            "OTELCOL_GATEWAY_PORT": str(port),
+            "OTELCOL_GATEWAY_INSECURE": "true",
+            "OTELCOL_GATEWAY_RESOLVE_INTERVAL": "1s",
+        },
+        agent_dir,
+    )
+    agent.argv = [*private_hosts(hosts), *agent.argv]
+    return agent, hosts
+
+
 @dataclass
 class Load:
     """REQUESTS requests to each app at RATE a second, CLIENTS at a time per app, in a thread of its own."""
@@ -167,22 +189,7 @@ def test_a_killed_gateways_share_goes_to_the_other(
     tmp_path: Path,
 ) -> None:
     port, pair = gateways
-    hosts = tmp_path / "hosts"
-    write_hosts(hosts, GATEWAYS)
-    agent_dir = tmp_path / "agent"
-    agent_dir.mkdir()
-    agent = Collector(
-        collector_binary,
-        ["base", "agent"],
-        {
-            "OTELCOL_GATEWAY_HOSTNAME": NAME,
-            "OTELCOL_GATEWAY_PORT": str(port),
-            "OTELCOL_GATEWAY_INSECURE": "true",
-            "OTELCOL_GATEWAY_RESOLVE_INTERVAL": "1s",
-        },
-        agent_dir,
-    )
-    agent.argv = [*private_hosts(hosts), *agent.argv]
+    agent, hosts = gateway_agent(collector_binary, port, tmp_path)
     project = write_project(tmp_path / "app", settings_tail=ONE_LINE)
     with ExitStack() as stack:
         agent.run()

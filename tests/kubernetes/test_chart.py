@@ -213,6 +213,9 @@ def test_gateway_service_is_headless_and_what_the_agents_resolve(tools: Tools) -
         assert dns["port"].startswith("${env:OTELCOL_GATEWAY_PORT")
     # Every gateway listens on the pod's address, so the resolved pod IPs answer.
     assert env_of(gateway)["OTELCOL_OTLP_GRPC_ENDPOINT"] == "0.0.0.0:4317"
+    # Spans go by trace id, so every gateway writes span-metric series of every service: told apart by the
+    # pod's name (prometheus.yaml's otelcol_gateway label).
+    assert env_of(gateway)["OTELCOL_GATEWAY_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 @SETS
