@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.sdk._logs import Logger, LoggerProvider, SynchronousMultiLogRecordProcessor
+from opentelemetry.sdk._logs import Logger, LoggerProvider
 
 from dcm_otel._sdk.feature_check import FeatureCheck
 from dcm_otel.export.processors import EncodedLogRecordProcessor
@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from dcm_otel.export.log_encoding import LogFields
 
 
+try:  # not in every SDK pyproject.toml allows (1.40 has none)
+    from opentelemetry.sdk._logs import SynchronousMultiLogRecordProcessor
+except ImportError as error:  # the probe reports it; the bridge then takes the SDK's path
+    _import_error: ImportError | None = error
+else:
+    _import_error = None
+
+
 def _probe() -> None:
+    if _import_error is not None:
+        raise _import_error
     logger = LoggerProvider(shutdown_on_exit=False, meter_provider=NoOpMeterProvider()).get_logger("probe")
     if type(logger) is not Logger:
         raise TypeError(f"the provider's logger is a {type(logger).__name__}")
