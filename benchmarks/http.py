@@ -92,7 +92,7 @@ def _wrk(url: str, seconds: int, connections: int = 2) -> tuple[float, int]:
     return float(rate.group(1)), int(count.group(1))
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return float(times.user + times.system)
 
@@ -106,7 +106,7 @@ def throughput(
         figures = {}
         for path in paths:
             _wrk(base + path, 1)
-            cpu = _cpu_seconds(worker)
+            cpu = cpu_seconds(worker)
             rate, count = _wrk(base + path, seconds)
-            figures[path] = {"rps": rate, "worker_cpu_us": (_cpu_seconds(worker) - cpu) / count * 1e6}
+            figures[path] = {"rps": rate, "worker_cpu_us": (cpu_seconds(worker) - cpu) / count * 1e6}
         return figures
