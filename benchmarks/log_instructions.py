@@ -16,19 +16,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
+
+from benchmarks import callgrind
 
 WARMUP = 200
 COUNTS = (1200, 200)
 STEPS = ("record", "bridge_no_processor", "bridge", "bridge_encoded", "bridge_shortcut", "sdk_handler")
-_COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 class _DiscardEncoded:
@@ -83,34 +79,14 @@ def _emit(step: str, count: int) -> None:
     os._exit(0)  # the instructions of the interpreter's shutdown would not cancel out
 
 
-def _instructions(step: str, count: int, out: Path) -> int:
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
-    command += [sys.executable, "-m", "benchmarks.log_instructions", "--emit", step, str(count)]
-    done = subprocess.run(
-        command,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    match = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or match is None:
-        raise RuntimeError(f"callgrind failed:\n{done.stderr[-2000:]}")
-    return int(match.group(1))
-
-
 def per_record(steps: Sequence[str] = STEPS) -> dict[str, int]:
     """Instructions per record of each step."""
-    with tempfile.TemporaryDirectory(prefix="dcm_otel_bench-callgrind-") as tmp:
-        return {
-            step: (
-                _instructions(step, COUNTS[0], Path(tmp) / "a")
-                - _instructions(step, COUNTS[1], Path(tmp) / "b")
-            )
-            // (COUNTS[0] - COUNTS[1])
-            for step in steps
-        }
+    return {
+        step: callgrind.per_unit(
+            lambda count, step=step: ["-m", "benchmarks.log_instructions", "--emit", step, str(count)], COUNTS
+        )
+        for step in steps
+    }
 
 
 def main() -> None:
@@ -120,8 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.emit:
         _emit(args.emit[0], int(args.emit[1]))
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed")
+    callgrind.require_valgrind()
     figures = per_record(["record", *(step for step in args.steps if step != "record")])
     record = figures["record"]
     print("| step | instructions per record | over the bare record |\n|---|---|---|")

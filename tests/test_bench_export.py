@@ -114,3 +114,20 @@ def test_breakdown_mode_prints_a_row_per_variant() -> None:
 def test_log_instructions_steps_emit_without_valgrind() -> None:
     for step in STEPS:  # each step's measured process runs and exits cleanly
         _python("-m", "benchmarks.log_instructions", "--emit", step, "10")
+
+
+def test_request_instructions_serve_runs_each_config_without_valgrind(tmp_path: Path) -> None:
+    """The measured process of ``benchmarks.request_instructions`` serves its requests and exits cleanly."""
+    env = bench_env(tmp_path / "bench.sqlite3")
+    subprocess.run([sys.executable, "-m", "benchmarks.prepare"], env=env, check=True, cwd=ROOT, timeout=120)
+    for config in "ABCD":
+        done = subprocess.run(
+            [sys.executable, "-m", "benchmarks.request_instructions", "--serve", config, "/queries/", "3"],
+            env=bench_env(tmp_path / "bench.sqlite3", config),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr

@@ -1,0 +1,96 @@
+"""Instructions per request of each configuration (valgrind callgrind): ``python -m
+benchmarks.request_instructions``. The deterministic companion of the in-process table: on a shared machine
+the medians move with the neighbours, instruction counts do not, so a change to the hot path is judged here
+first and confirmed by a quiet ``nox -s bench``.
+
+Each configuration and view runs in ``python -m benchmarks.request_instructions --serve CONFIG VIEW N``
+under callgrind, through the same ``WSGIHandler`` as :mod:`benchmarks.inprocess`: 300 warm-up requests, the
+providers flushed, N requests, flushed again (so the export threads' work and the last batches count, every
+thread's instructions do), for N = 600 and N = 100; the difference over 500 is one request. With
+``--export`` (the default) C and D send to the receiver of :mod:`benchmarks.receiver` as in the bars'
+table; ``--discard`` measures the discarding pipelines instead. ``BENCH_DCM_OTEL`` (a JSON object of
+dcm_otel settings) applies to D, as in :mod:`benchmarks.breakdown`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from benchmarks import callgrind, configs
+from benchmarks.__main__ import bench_env
+from benchmarks.paths import QUERIES, TRIVIAL, VIEWS
+
+COUNTS = (600, 100)
+
+
+def _serve(config: str, view: str, count: int) -> None:
+    import django
+
+    from benchmarks.inprocess import WARMUP, Requester
+
+    configs.apply(config)
+    django.setup()
+    requester = Requester()
+    for _ in range(WARMUP):
+        if requester.get(view) != 200:
+            raise SystemExit(f"{config}: {view} did not answer 200")
+    configs.flush()
+    for _ in range(count):
+        requester.get(view)
+    configs.flush()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def per_request(config: str, view: str, database: Path, env: dict[str, str]) -> int:
+    """Instructions per request of one configuration on one view."""
+    return callgrind.per_unit(
+        lambda count: ["-m", "benchmarks.request_instructions", "--serve", config, view, str(count)],
+        COUNTS,
+        env={**bench_env(database, config), **env},
+    )
+
+
+def main() -> None:
+    from benchmarks.receiver import otlp_receiver
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.request_instructions", description=__doc__)
+    parser.add_argument("--serve", nargs=3, metavar=("CONFIG", "VIEW", "COUNT"), help="internal: one run")
+    parser.add_argument("--configs", nargs="+", choices=sorted(configs.APPLY), default=sorted(configs.APPLY))
+    parser.add_argument("--views", nargs="+", choices=VIEWS, default=[TRIVIAL, QUERIES])
+    parser.add_argument("--discard", action="store_true", help="C and D discard instead of exporting")
+    args = parser.parse_args()
+    if args.serve:
+        _serve(args.serve[0], args.serve[1], int(args.serve[2]))
+    callgrind.require_valgrind()
+    with ExitStack() as stack:
+        database = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dcm_otel_bench-"))) / "db"
+        subprocess.run([sys.executable, "-m", "benchmarks.prepare"], env=bench_env(database), check=True)
+        env = {k: v for k, v in os.environ.items() if k == configs.DCM_OTEL_OVERRIDES}
+        if not args.discard:
+            receiver = stack.enter_context(otlp_receiver())
+            env[configs.OTLP_ENDPOINT] = receiver.endpoint
+            print(f"exporting to {receiver.description}", flush=True)
+        figures = {
+            view: {config: per_request(config, view, database, env) for config in args.configs}
+            for view in args.views
+        }
+    print("| config | " + " | ".join(f"{view} instructions | added" for view in args.views) + " |")
+    print("|---|" + "---|---|" * len(args.views))
+    for config in args.configs:
+        cells = []
+        for view in args.views:
+            base = figures[view].get("A")
+            value = figures[view][config]
+            cells += [f"{value:,}", "" if base is None else f"{value - base:+,}"]
+        print(f"| {config} {configs.NAMES[config]} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
