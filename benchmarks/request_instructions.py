@@ -9,12 +9,14 @@ providers flushed, N requests, flushed again (so the export threads' work and th
 thread's instructions do), for N = 600 and N = 100; the difference over 500 is one request. With
 ``--export`` (the default) C and D send to the receiver of :mod:`benchmarks.receiver` as in the bars'
 table; ``--discard`` measures the discarding pipelines instead. ``BENCH_DCM_OTEL`` (a JSON object of
-dcm_otel settings) applies to D, as in :mod:`benchmarks.breakdown`.
+dcm_otel settings) applies to D, as in :mod:`benchmarks.breakdown`; ``--breakdown`` measures A and that
+module's variants of D (one signal's export off at a time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from benchmarks import callgrind, configs
 from benchmarks.__main__ import bench_env
+from benchmarks.breakdown import BASELINE, VARIANTS
 from benchmarks.paths import QUERIES, TRIVIAL, VIEWS
 
 COUNTS = (600, 100)
@@ -57,6 +60,18 @@ def per_request(config: str, view: str, database: Path, env: dict[str, str]) -> 
     )
 
 
+def _rows(args: argparse.Namespace) -> list[tuple[str, str, dict[str, str]]]:
+    """(label, configuration, extra environment) per row: the configurations, or A and D's breakdown
+    variants (one signal's export off at a time)."""
+    if not args.breakdown:
+        return [(f"{config} {configs.NAMES[config]}", config, {}) for config in args.configs]
+    variants = [
+        (f"D {name}", "D", {configs.DCM_OTEL_OVERRIDES: json.dumps(overrides)})
+        for name, overrides in VARIANTS.items()
+    ]
+    return [(BASELINE, "A", {}), *variants]
+
+
 def main() -> None:
     from benchmarks.receiver import otlp_receiver
 
@@ -65,10 +80,14 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", choices=sorted(configs.APPLY), default=sorted(configs.APPLY))
     parser.add_argument("--views", nargs="+", choices=VIEWS, default=[TRIVIAL, QUERIES])
     parser.add_argument("--discard", action="store_true", help="C and D discard instead of exporting")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="A and D's variants of python -m benchmarks --breakdown"
+    )
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve[0], args.serve[1], int(args.serve[2]))
     callgrind.require_valgrind()
+    rows = _rows(args)
     with ExitStack() as stack:
         database = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="dcm_otel_bench-"))) / "db"
         subprocess.run([sys.executable, "-m", "benchmarks.prepare"], env=bench_env(database), check=True)
@@ -78,18 +97,17 @@ def main() -> None:
             env[configs.OTLP_ENDPOINT] = receiver.endpoint
             print(f"exporting to {receiver.description}", flush=True)
         figures = {
-            view: {config: per_request(config, view, database, env) for config in args.configs}
+            view: [per_request(config, view, database, {**env, **extra}) for _, config, extra in rows]
             for view in args.views
         }
     print("| config | " + " | ".join(f"{view} instructions | added" for view in args.views) + " |")
     print("|---|" + "---|---|" * len(args.views))
-    for config in args.configs:
+    for index, (label, *_) in enumerate(rows):
         cells = []
         for view in args.views:
-            base = figures[view].get("A")
-            value = figures[view][config]
-            cells += [f"{value:,}", "" if base is None else f"{value - base:+,}"]
-        print(f"| {config} {configs.NAMES[config]} | " + " | ".join(cells) + " |")
+            value, base = figures[view][index], figures[view][0]
+            cells += [f"{value:,}", f"{value - base:+,}" if rows[0][1] == "A" else ""]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
