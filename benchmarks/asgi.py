@@ -22,8 +22,8 @@ import psutil
 from django.core.handlers.asgi import ASGIHandler
 
 from benchmarks import configs, http
-from benchmarks.paths import QUERIES, TRIVIAL, VIEWS
-from benchmarks.report import Samples, machine, medians
+from benchmarks.paths import VIEWS
+from benchmarks.report import Samples, config_labels, machine, medians, view_table
 
 CONFIGS = {"A": "uninstrumented", "C": "opentelemetry contrib (ASGI path)", "D": "dcm_otel"}
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,20 +78,22 @@ def section(rounds: int, seconds: int, endpoint: str | None = None) -> str:
         c: {v: figures["rps"] for v, figures in views.items()}
         for c, views in medians(measure(rounds, seconds, endpoint)).items()
     }
+
+    def cells(config: str, view: str) -> list[str]:
+        value, base = rps[config][view], rps["A"][view]
+        return [f"{value:.0f}", f"{value / base:.2f}", f"{(1 / value - 1 / base) * 1e6:+.0f}"]
+
     lines = [
         machine(),
         f"asgi: uvicorn 1 worker + wrk -t1 -c2, median of {rounds} rounds x {seconds} s, telemetry "
         + (f"exported over OTLP/HTTP to {endpoint}" if endpoint else "discarded at the exporters"),
         "",
-        "| config | trivial req/s | x A | +us/req | 5-query req/s | x A | +us/req |",
-        "|---|---|---|---|---|---|---|",
+        *view_table(
+            "| config | trivial req/s | x A | +us/req | 5-query req/s | x A | +us/req |",
+            config_labels(CONFIGS),
+            cells,
+        ),
     ]
-    for config, name in CONFIGS.items():
-        cells = [f"{config} {name}"]
-        for view in (TRIVIAL, QUERIES):
-            value, base = rps[config][view], rps["A"][view]
-            cells += [f"{value:.0f}", f"{value / base:.2f}", f"{(1 / value - 1 / base) * 1e6:+.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -9,8 +9,7 @@ processors' and metric reader's export threads, the final flush).
 
 from __future__ import annotations
 
-from benchmarks.paths import QUERIES, TRIVIAL
-from benchmarks.report import Samples, medians
+from benchmarks.report import Samples, medians, view_table
 
 _OFF = "none"
 VARIANTS: dict[str, dict[str, str]] = {
@@ -26,24 +25,26 @@ BASELINE = "A uninstrumented"
 def table(samples: Samples, receiver: str) -> str:
     """``samples`` by BASELINE and the VARIANTS' names."""
     us = medians(samples)
+
+    def cells(variant: str, view: str) -> list[str]:
+        row, base = us[variant][view], us[BASELINE][view]
+        request = row["request_cpu_us"] - base["request_cpu_us"]
+        other = (row["cpu_us"] - row["request_cpu_us"]) - (base["cpu_us"] - base["request_cpu_us"])
+        return [
+            f"{row['wall_us'] - base['wall_us']:+.0f}",
+            f"{row['cpu_us'] - base['cpu_us']:+.0f}",
+            f"{request:+.0f}",
+            f"{other:+.0f}",
+        ]
+
     lines = [
         f"breakdown of D's added cost (µs per request over A), exporting to {receiver}:",
         "",
-        "| D variant | trivial wall | CPU | request thread | other threads "
-        "| 5-query wall | CPU | request thread | other threads |",
-        "|---|---|---|---|---|---|---|---|---|",
+        *view_table(
+            "| D variant | trivial wall | CPU | request thread | other threads "
+            "| 5-query wall | CPU | request thread | other threads |",
+            {variant: variant for variant in VARIANTS},
+            cells,
+        ),
     ]
-    for variant in VARIANTS:
-        cells = [variant]
-        for view in (TRIVIAL, QUERIES):
-            row, base = us[variant][view], us[BASELINE][view]
-            request = row["request_cpu_us"] - base["request_cpu_us"]
-            other = (row["cpu_us"] - row["request_cpu_us"]) - (base["cpu_us"] - base["request_cpu_us"])
-            cells += [
-                f"{row['wall_us'] - base['wall_us']:+.0f}",
-                f"{row['cpu_us'] - base['cpu_us']:+.0f}",
-                f"{request:+.0f}",
-                f"{other:+.0f}",
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

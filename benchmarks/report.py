@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from collections.abc import Callable, Mapping
 from statistics import median
 
 from benchmarks.configs import NAMES
@@ -53,32 +54,47 @@ def medians(samples: Samples) -> dict[str, dict[str, dict[str, float]]]:
     }
 
 
+def config_labels(names: Mapping[str, str]) -> dict[str, str]:
+    """Each configuration's row label: its letter and name."""
+    return {config: f"{config} {name}" for config, name in names.items()}
+
+
+def view_table(heading: str, rows: Mapping[str, str], cells: Callable[[str, str], list[str]]) -> list[str]:
+    """A Markdown table under the header row ``heading``: a row per key of ``rows`` (its label first), then
+    ``cells(key, view)`` for the trivial view and for the 5-query view."""
+    lines = [heading, "|---" * (heading.count("|") - 1) + "|"]
+    for key, label in rows.items():
+        lines.append("| " + " | ".join([label, *cells(key, TRIVIAL), *cells(key, QUERIES)]) + " |")
+    return lines
+
+
 def inprocess_table(samples: Samples, mode: str, receiver: str) -> str:
     us = medians(samples)
 
     def added(config: str, view: str, metric: str) -> float:
         return us[config][view][metric] - us["A"][view][metric]
 
+    def cells(config: str, view: str) -> list[str]:
+        row = us[config][view]
+        return [
+            f"{row['wall_us']:.0f}",
+            f"{added(config, view, 'wall_us'):+.0f}",
+            f"{row['cpu_us']:.0f}",
+            f"{added(config, view, 'cpu_us'):+.0f}",
+            f"{row['cpu_us'] - row['request_cpu_us']:.0f}",
+        ]
+
     lines = [
         f"in-process, telemetry {MODES[mode].format(receiver=receiver)}:",
         "",
-        "| config | trivial wall µs | +µs | trivial CPU µs | +µs | of which other threads "
-        "| 5-query wall µs | +µs | 5-query CPU µs | +µs | of which other threads |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *view_table(
+            "| config | trivial wall µs | +µs | trivial CPU µs | +µs | of which other threads "
+            "| 5-query wall µs | +µs | 5-query CPU µs | +µs | of which other threads |",
+            config_labels(NAMES),
+            cells,
+        ),
+        "",
     ]
-    for config, name in NAMES.items():
-        cells = [f"{config} {name}"]
-        for view in (TRIVIAL, QUERIES):
-            row = us[config][view]
-            cells += [
-                f"{row['wall_us']:.0f}",
-                f"{added(config, view, 'wall_us'):+.0f}",
-                f"{row['cpu_us']:.0f}",
-                f"{added(config, view, 'cpu_us'):+.0f}",
-                f"{row['cpu_us'] - row['request_cpu_us']:.0f}",
-            ]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
     for metric, label in (("wall_us", "wall"), ("cpu_us", "CPU")):
         trivial = added("D", TRIVIAL, metric) / added("B", TRIVIAL, metric)
         queries = added("D", QUERIES, metric) / added("C", QUERIES, metric)
@@ -93,20 +109,22 @@ def http_table(served: Samples, args: argparse.Namespace, receiver: str) -> str:
     """Throughput and the worker's CPU time per request; the bar on throughput, and the same ratio from
     the CPU times (A's / D's), which a sync worker's throughput follows when the CPUs are not shared."""
     figures = medians(served)
+
+    def cells(config: str, view: str) -> list[str]:
+        row = figures[config][view]
+        rate = row["rps"] / figures["A"][view]["rps"]
+        return [f"{row['rps']:.0f}", f"{rate:.2f}", f"{row['worker_cpu_us']:.0f}"]
+
     lines = [
         f"http: gunicorn 1 sync worker + wrk -t1 -c2, median of {args.http_rounds} rounds x"
         f" {args.http_seconds:g} s, C and D exporting to {receiver}",
         "",
-        "| config | trivial req/s | x A | worker CPU µs/req | 5-query req/s | x A | worker CPU µs/req |",
-        "|---|---|---|---|---|---|---|",
+        *view_table(
+            "| config | trivial req/s | x A | worker CPU µs/req | 5-query req/s | x A | worker CPU µs/req |",
+            config_labels(NAMES),
+            cells,
+        ),
     ]
-    for config, name in NAMES.items():
-        cells = [f"{config} {name}"]
-        for view in (TRIVIAL, QUERIES):
-            row = figures[config][view]
-            rate = row["rps"] / figures["A"][view]["rps"]
-            cells += [f"{row['rps']:.0f}", f"{rate:.2f}", f"{row['worker_cpu_us']:.0f}"]
-        lines.append("| " + " | ".join(cells) + " |")
     a, d = figures["A"][TRIVIAL], figures["D"][TRIVIAL]
     lines += [
         "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -43,6 +43,10 @@ from dcm_otel.export.log_encoding import LogEncoder
 from dcm_otel.export.otlp_wire import Groups
 from dcm_otel.export.trace_encoding import TraceEncoder
 
+if TYPE_CHECKING:
+    from opentelemetry.exporter.otlp.common._exporter_metrics import ExporterMetricsT
+    from opentelemetry.exporter.otlp.common.http import _OTLPHTTPClient
+
 try:  # the exporters' request size limit, with the HTTP client and metrics _send uses: exporters 1.45+
     from opentelemetry.exporter.otlp.proto.http._common import (
         RequestPayloadTooLargeError,
@@ -53,78 +57,97 @@ except ImportError:  # older exporters: check() fails, and the official exporter
 
 logger = logging.getLogger("opentelemetry.exporter.otlp.proto.http")  # where the official exporters log
 
+Item = TypeVar("Item", ReadableSpan, ReadableLogRecord)
 Result = TypeVar("Result", SpanExportResult, LogRecordExportResult)
 
 
-def _send(
-    exporter: OTLPSpanExporter | OTLPLogExporter,
-    what: str,
-    count: int,
-    encode: Callable[[], bytes],
-    results: type[Result],
-) -> Result:
-    """What the official ``export`` does after encoding, with ``encode()``'s bytes."""
-    if exporter._shutdown:
-        logger.warning("Exporter already shutdown, ignoring batch")
-        return results.FAILURE
-    with exporter._metrics.export_operation(count) as outcome:
-        try:
-            data = encode()
-        except Exception as error:
-            logger.error("Failed to encode %s batch: %s", what, error)
-            outcome.error = error
-            return results.FAILURE
-        if _is_request_too_large(data, exporter._max_request_size):
-            logger.warning(
-                "Dropping %s batch: serialized size %d bytes exceeds max_request_size %d bytes.",
-                what,
-                len(data),
-                exporter._max_request_size,
-            )
-            outcome.error = RequestPayloadTooLargeError(
-                f"Serialized {what} request size {len(data)} bytes exceeds max_request_size "
-                f"{exporter._max_request_size} bytes."
-            )
-            return results.FAILURE
-        sent = exporter._client.export(data)
-        if not sent.success:
-            outcome.error = sent.error
-            status = sent.status_code
-            outcome.error_attrs = {HTTP_RESPONSE_STATUS_CODE: status} if status is not None else None
-            return results.FAILURE
-    return results.SUCCESS
+class _Encoder(Protocol):
+    """:class:`TraceEncoder` or :class:`LogEncoder`: a batch of items, or items already encoded and grouped,
+    as one request's bytes."""
+
+    def encode(self, batch: Sequence[Any], /) -> bytes: ...
+
+    def request(self, groups: Groups, /) -> bytes: ...
 
 
-class SpanExporter(OTLPSpanExporter):
+Encoder = TypeVar("Encoder", bound=_Encoder)
+
+
+class _EncodingExporter(Generic[Encoder, Item, Result]):
+    """Mixed in before the official exporter of a signal: its ``export`` with our ``encoder``, and
+    ``send_encoded``. A signal's exporter sets ``encoder``, ``_what`` it sends (as the official exporter's
+    log lines name it) and its ``_results`` enum."""
+
+    encoder: Encoder
+    _what: str
+    _results: type[Result]
+
+    if TYPE_CHECKING:  # the official exporter's, which _send goes on with
+        _shutdown: bool
+        _metrics: ExporterMetricsT
+        _client: _OTLPHTTPClient
+        _max_request_size: int
+
+    def export(self, batch: Sequence[Item]) -> Result:
+        return self._send(len(batch), lambda: self.encoder.encode(batch))
+
+    def send_encoded(self, count: int, groups: Groups) -> Result:
+        """POST ``count`` items already encoded one by one and grouped
+        (:class:`~dcm_otel.export.processors.EncodedSpanProcessor`,
+        :class:`~dcm_otel.export.processors.EncodedLogRecordProcessor`)."""
+        return self._send(count, lambda: self.encoder.request(groups))
+
+    def _send(self, count: int, encode: Callable[[], bytes]) -> Result:
+        """What the official ``export`` does after encoding, with ``encode()``'s bytes."""
+        if self._shutdown:
+            logger.warning("Exporter already shutdown, ignoring batch")
+            return self._results.FAILURE
+        with self._metrics.export_operation(count) as outcome:
+            try:
+                data = encode()
+            except Exception as error:
+                logger.error("Failed to encode %s batch: %s", self._what, error)
+                outcome.error = error
+                return self._results.FAILURE
+            if _is_request_too_large(data, self._max_request_size):
+                logger.warning(
+                    "Dropping %s batch: serialized size %d bytes exceeds max_request_size %d bytes.",
+                    self._what,
+                    len(data),
+                    self._max_request_size,
+                )
+                outcome.error = RequestPayloadTooLargeError(
+                    f"Serialized {self._what} request size {len(data)} bytes exceeds max_request_size "
+                    f"{self._max_request_size} bytes."
+                )
+                return self._results.FAILURE
+            sent = self._client.export(data)
+            if not sent.success:
+                outcome.error = sent.error
+                status = sent.status_code
+                outcome.error_attrs = {HTTP_RESPONSE_STATUS_CODE: status} if status is not None else None
+                return self._results.FAILURE
+        return self._results.SUCCESS
+
+
+class SpanExporter(_EncodingExporter[TraceEncoder, ReadableSpan, SpanExportResult], OTLPSpanExporter):
     """``OTLPSpanExporter`` with :class:`~dcm_otel.export.trace_encoding.TraceEncoder`."""
+
+    _what, _results = "span", SpanExportResult
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = TraceEncoder()
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return _send(self, "span", len(spans), lambda: self.encoder.encode(spans), SpanExportResult)
 
-    def send_encoded(self, count: int, groups: Groups) -> SpanExportResult:
-        """POST ``count`` spans already encoded one by one and grouped
-        (:class:`~dcm_otel.export.processors.EncodedSpanProcessor`)."""
-        return _send(self, "span", count, lambda: self.encoder.request(groups), SpanExportResult)
-
-
-class LogExporter(OTLPLogExporter):
+class LogExporter(_EncodingExporter[LogEncoder, ReadableLogRecord, LogRecordExportResult], OTLPLogExporter):
     """``OTLPLogExporter`` with :class:`~dcm_otel.export.log_encoding.LogEncoder`."""
+
+    _what, _results = "logs", LogRecordExportResult
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.encoder = LogEncoder()
-
-    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return _send(self, "logs", len(batch), lambda: self.encoder.encode(batch), LogRecordExportResult)
-
-    def send_encoded(self, count: int, groups: Groups) -> LogRecordExportResult:
-        """POST ``count`` log records already encoded one by one and grouped
-        (:class:`~dcm_otel.export.processors.EncodedLogRecordProcessor`)."""
-        return _send(self, "logs", count, lambda: self.encoder.request(groups), LogRecordExportResult)
 
 
 def batch_limits(processor: type[BatchSpanProcessor] | type[BatchLogRecordProcessor]) -> BatchLimits:
@@ -193,8 +216,8 @@ def probe_log_record() -> ReadableLogRecord:
 
 
 def check() -> None:
-    """Raise unless the official exporters have what :func:`_send` uses, the SDK's batch processors read their
-    settings as :func:`batch_limits` expects, and our encoding of a probe span and
+    """Raise unless the official exporters have what :meth:`_EncodingExporter._send` uses, the SDK's batch
+    processors read their settings as :func:`batch_limits` expects, and our encoding of a probe span and
     log record decodes to the official encoder's messages."""
     if _is_request_too_large is None:
         raise ImportError("the OTLP/HTTP exporters predate their request size limit (1.45)")
