@@ -81,11 +81,17 @@ def main() -> None:
             view: {config: per_request(config, view, database, env) for config in args.configs}
             for view in args.views
         }
-    print("| config | " + " | ".join(f"{view} instructions | added" for view in args.views) + " |")
-    print("|---|" + "---|---|" * len(args.views))
-    for config in args.configs:
+    print_table(figures)
+
+
+def print_table(figures: dict[str, dict[str, int]]) -> None:
+    """``figures[view][config]`` as a Markdown table, with what each adds to A where A was measured."""
+    views = list(figures)
+    print("| config | " + " | ".join(f"{view} instructions | added" for view in views) + " |")
+    print("|---|" + "---|---|" * len(views))
+    for config in figures[views[0]]:
         cells = []
-        for view in args.views:
+        for view in views:
             base = figures[view].get("A")
             value = figures[view][config]
             cells += [f"{value:,}", "" if base is None else f"{value - base:+,}"]
