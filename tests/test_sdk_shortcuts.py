@@ -256,6 +256,24 @@ def test_the_bound_histogram_shortcut_adds_to_the_sdk_aggregation() -> None:
     assert _points(reader)[0][2][:2] == (2, 3.0)
 
 
+@needs_fast_path("bound histograms")
+def test_without_a_reader_a_bound_histogram_records_nothing_and_asks_nothing() -> None:
+    """``metrics_exporter`` none leaves the provider without readers: a sample must not cost the public
+    path's measurement (it made a request dearer than with metrics exported)."""
+    provider = MeterProvider(metric_readers=[], exemplar_filter=AlwaysOffExemplarFilter())
+    histogram = provider.get_meter("test").create_histogram("d")
+    recorder = BoundHistogram(histogram, ATTRIBUTES)
+    recorder.record(1.0)
+    with (
+        mock.patch.object(type(histogram), "record", side_effect=AssertionError("public path taken")),
+        mock.patch.object(bound_histograms, "Measurement", side_effect=AssertionError("measurement made")),
+    ):
+        recorder.record(2.0)
+    with mock.patch.object(type(histogram), "record") as record:
+        recorder.record(-1.0)  # the SDK's own warning for a negative amount is kept
+    record.assert_called_once_with(-1.0, ATTRIBUTES)
+
+
 def test_bound_histograms_stay_bounded() -> None:
     reader = InMemoryMetricReader()
     histogram = MeterProvider(metric_readers=[reader]).get_meter("test").create_histogram("d")
@@ -349,7 +367,7 @@ def test_with_bound_histograms_off_points_are_the_same(monkeypatch: pytest.Monke
             recorder.record(value) if bound else histogram.record(value, ATTRIBUTES)
         results.append(_points(reader))
     assert results[0] == results[1]
-    assert recorder._aggregations == ()  # the public path
+    assert recorder._aggregations is None  # the public path
 
 
 def test_preset_ids_give_a_span_the_ids_chosen_earlier() -> None:

@@ -2,9 +2,10 @@
 
 ``Histogram.record`` builds and cleans a ``Measurement``, then copies, sorts and hashes its attributes to
 find the aggregation, for every sample, although dcm_otel's attribute sets repeat. :class:`BoundHistogram`
-resolves the aggregations of one attribute set once and adds each sample to them. Anything else (a delta
-reader, exemplars, a proxy or non-SDK provider) goes through ``record``, as does everything once
-:data:`FEATURE` finds the SDK's internals changed (``tests/test_sdk_shortcuts.py`` compares both paths).
+resolves the aggregations of one attribute set once and adds each sample to them; a provider without
+readers (``metrics_exporter`` none) has none, and a sample costs nothing. Anything else (a delta reader,
+exemplars, a proxy or non-SDK provider) goes through ``record``, as does everything once :data:`FEATURE`
+finds the SDK's internals changed (``tests/test_sdk_shortcuts.py`` compares both paths).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class BoundHistogram:
         self._histogram = histogram
         self._attributes = dict(attributes)
         self._storages: object = None
-        self._aggregations: tuple[Any, ...] = ()
+        self._aggregations: tuple[Any, ...] | None = None
 
     def record(self, amount: float) -> None:
         histogram = self._histogram
@@ -73,39 +74,40 @@ class BoundHistogram:
             self._bind(consumer, storages)
         aggregations = self._aggregations
         # Found only when FEATURE holds, so nothing private is read on an SDK it does not recognise.
-        if not aggregations or not (0 <= amount < inf) or not histogram._is_enabled():
+        if aggregations is None or not (0 <= amount < inf) or not histogram._is_enabled():
             histogram.record(amount, self._attributes)
-            return
-        measurement = Measurement(amount, time_ns(), histogram, context_api.get_current())
-        for aggregation in aggregations:
-            aggregation.aggregate(measurement, False)
+        elif aggregations:
+            measurement = Measurement(amount, time_ns(), histogram, context_api.get_current())
+            for aggregation in aggregations:
+                aggregation.aggregate(measurement, False)
 
     def _bind(self, consumer: Any, storages: Mapping[Any, Any] | None) -> None:
         """Once per set of reader storages (a new reader brings a new one), never per sample."""
         self._storages = storages
-        self._aggregations = ()
+        self._aggregations = None
         if storages is not None and FEATURE.available():
             try:
                 self._aggregations = self._find(consumer, storages)
             except Exception as error:  # an SDK changed underneath: its public path still works
                 FEATURE.disable(f"{type(error).__name__}: {error}")
 
-    def _find(self, consumer: Any, storages: Mapping[Any, Any]) -> tuple[Any, ...]:
-        """What ``consume_measurement`` would find for these attributes, or () when it must do the work."""
+    def _find(self, consumer: Any, storages: Mapping[Any, Any]) -> tuple[Any, ...] | None:
+        """What ``consume_measurement`` would find for these attributes (none without a reader), or None
+        when it must do the work."""
         if (
             type(self._histogram).record is not Histogram.record
             or type(consumer).consume_measurement is not SynchronousMeasurementConsumer.consume_measurement
             or type(consumer._sdk_config.exemplar_filter) is not AlwaysOffExemplarFilter
         ):
-            return ()
+            return None
         cleaned = _clean_attribute_value(self._attributes, None)
         aggregations = []
         for storage in storages.values():
             if type(storage).consume_measurement is not MetricReaderStorage.consume_measurement:
-                return ()
+                return None
             for match in storage._get_or_init_view_instrument_match(self._histogram):
                 if match._reset_on_collect or type(match) is not _ViewInstrumentMatch:
-                    return ()  # a delta reader drops its aggregations at each collection
+                    return None  # a delta reader drops its aggregations at each collection
                 attributes = dict(cleaned)
                 keys = match._view._attribute_keys
                 if keys is not None:
