@@ -178,6 +178,12 @@ def test_the_exporters_ca_is_not_replaced_by_the_environments_bundle(monkeypatch
     assert ours.merge_environment_settings(url, {}, None, None, None)["verify"].endswith(
         "ca-certificates.crt"
     )
+    # The environment is read once per set of arguments, not on every export.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/elsewhere.crt")
+    assert ours.merge_environment_settings(url, {}, None, None, None)["verify"].endswith(
+        "ca-certificates.crt"
+    )
+    assert ours.merge_environment_settings(url + "?x", {}, None, None, None)["verify"] == "/elsewhere.crt"
     # A credential provider gives the exporters a session of its own: none is passed.
     monkeypatch.setenv("OTEL_PYTHON_EXPORTER_OTLP_HTTP_TRACES_CREDENTIAL_PROVIDER", "google")
     assert exporter_session() is None
