@@ -17,10 +17,9 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.context import get_current
-from opentelemetry.trace import get_current_span
 from pythonjsonlogger.json import JsonEncoder
 
-from dcm_otel._sdk import log_fast_path
+from dcm_otel._sdk import current_span, log_fast_path
 from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
 from dcm_otel._sdk.logs_sdk import std_to_otel
 from dcm_otel.export.log_encoding import LogFields
@@ -37,6 +36,7 @@ class OtlpLogHandler(logging.Handler):
         self._provider = logger_provider
         self._fast = log_fast_path.FEATURE.available()
         self._shortcut = log_fast_path.Shortcut(logger_provider)
+        self._span_ids = current_span.span_ids_reader()
 
     def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]
         """``Handler.handle`` without the handler's lock, which only serialises ``emit``: the loggers,
@@ -71,7 +71,7 @@ class OtlpLogHandler(logging.Handler):
                     )
                 )
             else:
-                span = get_current_span().get_span_context()
+                trace_flags, trace_id, span_id = self._span_ids()
                 log_fast_path.emit(
                     route.logger,
                     route.target,  # type: ignore[arg-type]  # route() returns none without one
@@ -83,9 +83,9 @@ class OtlpLogHandler(logging.Handler):
                         body,
                         attributes,
                         0,  # route() takes only what the SDK's attribute limits would keep whole
-                        span.trace_flags,
-                        span.trace_id,
-                        span.span_id,
+                        trace_flags,
+                        trace_id,
+                        span_id,
                         event,
                     ),
                 )
