@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -548,6 +549,46 @@ def test_the_bridge_takes_the_sdks_path_where_the_shortcut_would_differ(
         assert log_record.dropped_attributes_count == (1 if limits and limits.max_attributes == 2 else 0)
     if processors != 1:
         assert len(kept.get_finished_logs()) == 2  # the other processor saw both records
+
+
+def test_a_processor_added_later_sees_the_records_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut's decision for a logger is remembered, and made again once the provider's processors
+    change: the next record goes through the SDK's path, to both."""
+    exporter = _Captured()
+    ours = EncodedLogRecordProcessor(exporter, LIMITS)
+    handler = _bridge(True, ours)
+    shortcut = _count_calls(monkeypatch, log_fast_path, "emit")
+    _one_record(handler)
+    kept = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
+    handler._provider.add_log_record_processor(SimpleLogRecordProcessor(kept))  # type: ignore[attr-defined]
+    _one_record(handler)
+    assert len(shortcut) == 1
+    assert len(kept.get_finished_logs()) == 1
+    assert ours.force_flush(5000)
+    ours.shutdown()
+    assert len(_log_records(exporter.requests)) == 2
+
+
+def test_the_bridge_emits_without_waiting_for_the_handlers_lock() -> None:
+    """Its emit needs no lock of its own (the processor and its queue have theirs): a record from one
+    thread does not wait while another holds the handler's lock."""
+    exporter = _Captured()
+    processor = EncodedLogRecordProcessor(exporter, LIMITS)
+    handler = _bridge(True, processor)
+    handled = threading.Event()
+
+    def log() -> None:
+        _one_record(handler)
+        handled.set()
+
+    with handler.lock:  # type: ignore[union-attr]
+        thread = threading.Thread(target=log)
+        thread.start()
+        assert handled.wait(5)
+    thread.join()
+    assert processor.force_flush(5000)
+    processor.shutdown()
+    assert len(_log_records(exporter.requests)) == 1
 
 
 def test_with_the_feature_check_failed_the_bridge_takes_the_sdks_path(

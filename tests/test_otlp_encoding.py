@@ -217,6 +217,33 @@ def test_a_typical_batch_is_byte_for_byte_the_official_one() -> None:
     assert TraceEncoder().encode(batch) == encode_spans(batch).SerializeToString()
 
 
+def test_levels_and_bodies_encoded_once_are_encoded_as_each_record_has_them() -> None:
+    """The encoder keeps a level's severity fields by their text, and a string body: two numbers under one
+    text, no number, and a body seen before (or too long to keep) still decode as the official encoder's."""
+    long_body = "b" * 300
+    fields = [
+        ("INFO", SeverityNumber.INFO, "served"),
+        ("INFO", SeverityNumber.INFO2, "served"),
+        ("INFO", None, "served"),
+        (None, SeverityNumber.WARN, long_body),
+        ("INFO", SeverityNumber.INFO, long_body),
+    ]
+    batch = [
+        ReadableLogRecord(
+            LogRecord(timestamp=1, severity_text=text, severity_number=number, body=body),
+            RESOURCES[0],
+            SCOPES[0],
+        )
+        for text, number, body in fields
+    ]
+    encoder = LogEncoder()
+    for _ in range(2):  # the second time from what the first kept
+        assert ExportLogsServiceRequest.FromString(encoder.encode(batch)) == encode_logs(batch)
+    for n in range(3000):
+        encoder._body(f"order {n} shipped")
+    assert 0 < len(encoder._bodies) <= 1024
+
+
 # ---- the cache
 
 

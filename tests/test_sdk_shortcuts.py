@@ -30,6 +30,7 @@ from packaging.version import Version
 
 from dcm_otel._sdk import (
     bound_histograms,
+    current_span,
     feature_checks,
     otlp_http_encoding,
     preset_ids,
@@ -368,6 +369,25 @@ def test_with_bound_histograms_off_points_are_the_same(monkeypatch: pytest.Monke
         results.append(_points(reader))
     assert results[0] == results[1]
     assert recorder._aggregations is None  # the public path
+
+
+@needs_fast_path("current span read directly")
+def test_the_current_span_read_directly_gives_the_public_ids() -> None:
+    """Outside a span, inside a sampled SDK span, an unsampled one and a remote parent's."""
+    direct = current_span.span_ids_reader()
+    assert direct is not current_span.public_ids
+    tracer = TracerProvider().get_tracer("test")
+    unsampled = TracerProvider(sampler=ALWAYS_OFF).get_tracer("test")
+    remote = NonRecordingSpan(SpanContext(0x5EED, 0x1D, is_remote=True, trace_flags=TraceFlags(1)))
+    seen = [(direct(), current_span.public_ids())]
+    for span in (tracer.start_span("s"), unsampled.start_span("u"), remote):
+        with trace.use_span(span, end_on_exit=True):
+            seen.append((direct(), current_span.public_ids()))
+    assert [mine for mine, _ in seen] == [public for _, public in seen]
+    assert seen[0][0] == (0, 0, 0)
+    assert seen[1][0][0] & TraceFlags.SAMPLED
+    assert not seen[2][0][0] & TraceFlags.SAMPLED
+    assert seen[3][0] == (1, 0x5EED, 0x1D)
 
 
 def test_preset_ids_give_a_span_the_ids_chosen_earlier() -> None:

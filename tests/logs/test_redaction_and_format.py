@@ -153,3 +153,19 @@ def test_bench_measures_formatting_and_bridging_per_record() -> None:
     figures = measure(records=300, repeats=1)
     assert set(figures) == {"plain_us", "json_us", "otlp_bridge_us", "json_ratio", "json_and_otlp_ratio"}
     assert all(value > 0 for value in figures.values())
+
+
+def test_a_message_without_arguments_is_masked_each_time_it_is_logged(lines) -> None:
+    """Such a message's masking is remembered (mostly it is a constant of the code): a repeat is masked as
+    the first was, a long one too, and a stream of one-off messages (f-strings) cannot grow the memory."""
+    logger, stream = lines
+    long_message = "x" * 2000 + f" api_key={SECRET}"
+    for _ in range(2):
+        logger.info(f"retrying with api_key={SECRET}")
+        logger.info(long_message)
+    assert SECRET not in stream.getvalue()
+    assert all("api_key=***" in str(record["message"]) for record in records(stream))
+    redactor = Redactor(DEFAULT_REDACT_KEYS)
+    for n in range(10_000):
+        assert redactor.message(f"order {n} shipped") == f"order {n} shipped"
+    assert 0 < len(redactor._messages) <= 4096

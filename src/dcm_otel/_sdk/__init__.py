@@ -19,6 +19,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
     """Every shortcut's check; imported here, not at package import, so one trick does not load the others."""
     from dcm_otel._sdk import (
         bound_histograms,
+        current_span,
         preset_ids,
         processor_metrics,
         proxy_providers,
@@ -30,6 +31,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
 
     modules = (
         span_starter,
+        current_span,
         bound_histograms,
         preset_ids,
         span_processor_order,

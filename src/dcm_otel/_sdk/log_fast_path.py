@@ -14,7 +14,7 @@ copy, takes the SDK's path). Any other processor, or an SDK without these intern
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk._logs import Logger, LoggerProvider
@@ -23,7 +23,8 @@ from dcm_otel._sdk.feature_check import FeatureCheck
 from dcm_otel.export.processors import EncodedLogRecordProcessor
 
 if TYPE_CHECKING:
-    from opentelemetry._logs import Logger as ApiLogger
+    from opentelemetry._logs import LoggerProvider as ApiLoggerProvider
+    from opentelemetry.sdk._logs import LogRecordProcessor
 
     from dcm_otel.export.log_encoding import LogFields
 
@@ -57,26 +58,61 @@ def _probe() -> None:
 
 FEATURE = FeatureCheck("log bridge", "log records go through the SDK's Logger.emit", _probe)
 _SCALARS = str | bool | int | float
+_MAX_LOGGERS = 4096  # logger names are a bounded set in practice; past this many, decided at each record
 
 
-def processor(logger: ApiLogger, attributes: Mapping[str, Any]) -> EncodedLogRecordProcessor | None:
-    """dcm_otel's log processor when it is ``logger``'s only one and the SDK would pass ``attributes`` as
-    they are; None when the record must take the SDK's path."""
-    if type(logger) is not Logger or not logger._is_enabled():
-        return None
-    multi = logger._multi_log_record_processor
-    if type(multi) is not SynchronousMultiLogRecordProcessor:
-        return None
-    processors = multi._log_record_processors
-    if len(processors) != 1 or type(processors[0]) is not EncodedLogRecordProcessor:
-        return None
-    limits = logger._log_record_limits
-    most = limits.max_log_record_attributes
-    if limits.max_log_record_attribute_length is not None or (most is not None and len(attributes) > most):
-        return None
-    if not all(isinstance(value, _SCALARS) for value in attributes.values()):
-        return None
-    return processors[0]
+class Shortcut:
+    """For one handler: per logger name, the SDK logger and whether dcm_otel's processor is its only one,
+    decided at the logger's first record rather than at each (``get_logger`` takes two locks). Decided
+    again when the provider's processors change (the SDK replaces its tuple of them on each addition)."""
+
+    def __init__(self, provider: ApiLoggerProvider) -> None:
+        self._provider = provider
+        self._routes: dict[str, Route] = {}
+
+    def route(self, name: str, attributes: Mapping[str, Any]) -> Route | None:
+        """Where a record of logger ``name`` goes by the shortcut; None when it must take the SDK's path."""
+        route = self._routes.get(name)
+        if route is None or route.processors is not route.multi._log_record_processors:
+            route = self._decide(name)
+            if route is None:
+                return None
+        if route.target is None or not route.logger._is_enabled():
+            return None
+        if attributes:  # only where BoundedAttributes would pass them as they are
+            most = route.most
+            if most is not None and len(attributes) > most:
+                return None
+            if not all(isinstance(value, _SCALARS) for value in attributes.values()):
+                return None
+        return route
+
+    def _decide(self, name: str) -> Route | None:
+        logger = self._provider.get_logger(name)
+        if type(logger) is not Logger:  # a disabled SDK's no-op logger: nothing to remember
+            return None
+        multi = logger._multi_log_record_processor
+        if type(multi) is not SynchronousMultiLogRecordProcessor:
+            return None
+        processors = multi._log_record_processors
+        limits = logger._log_record_limits
+        only = processors[0] if len(processors) == 1 else None
+        whole = limits.max_log_record_attribute_length is None  # no value the SDK would truncate
+        target = only if type(only) is EncodedLogRecordProcessor and whole else None
+        route = Route(logger, multi, processors, target, limits.max_log_record_attributes)
+        if len(self._routes) < _MAX_LOGGERS:
+            self._routes[name] = route
+        return route
+
+
+class Route(NamedTuple):
+    """What :class:`Shortcut` decided for one logger name."""
+
+    logger: Logger
+    multi: SynchronousMultiLogRecordProcessor
+    processors: tuple[LogRecordProcessor, ...]  # as they were when decided
+    target: EncodedLogRecordProcessor | None  # None: the SDK's path for every record
+    most: int | None  # the attribute count limit
 
 
 def emit(logger: Logger, target: EncodedLogRecordProcessor, fields: LogFields) -> None:

@@ -26,6 +26,10 @@ from dcm_otel.export.otlp_wire import (
     varint,
 )
 
+_MAX_LEVELS = 64  # severity texts remembered: Python's levels and a few custom ones
+_MAX_BODIES = 1024  # string bodies remembered, each of at most _CACHED_BODY_LENGTH characters (~1 MiB)
+_CACHED_BODY_LENGTH = 256
+
 
 class LogFields(NamedTuple):
     """What the encoder writes of a log record: an SDK record's fields (:meth:`LogEncoder.record`), or the
@@ -51,6 +55,8 @@ class LogEncoder:
     def __init__(self) -> None:
         self._values = AttributeEncoder()
         self._plain = span_fields().plain
+        self._levels: dict[str | None, tuple[SeverityNumber | None, bytes]] = {}  # by severity text
+        self._bodies: dict[str, bytes] = {}  # string bodies: log messages, mostly the same few
 
     def encode(self, batch: Sequence[ReadableLogRecord]) -> bytes:
         return request(self._values, batch, self.record)
@@ -97,11 +103,10 @@ class LogEncoder:
         encoded = b"".join(
             (
                 b"\x09" + FIXED64.pack(timestamp) if timestamp else b"",
-                number(b"\x10", severity.value if severity is not None else None),
-                self._values.text(b"\x1a", severity_text) if severity_text else b"",
-                delimited(b"\x2a", any_value(body)),
-                self._values.attributes(b"\x32", self._plain(attributes)),
-                number(b"\x38", dropped_attributes),
+                self._severity(severity, severity_text),
+                self._body(body) if type(body) is str else delimited(b"\x2a", any_value(body)),
+                self._values.attributes(b"\x32", self._plain(attributes)) if attributes else b"",
+                b"\x38" + varint(dropped_attributes) if dropped_attributes else b"",
                 b"\x45" + FIXED32.pack(int(trace_flags)) if trace_flags else b"",
                 b"\x4a\x10" + trace_id.to_bytes(16, "big") if trace_id else b"",
                 b"\x52\x08" + span_id.to_bytes(8, "big") if span_id else b"",
@@ -110,3 +115,28 @@ class LogEncoder:
             )
         )
         return varint(len(encoded)) + encoded
+
+    def _severity(self, severity: SeverityNumber | None, text: str | None) -> bytes:
+        """The severity number and text fields, encoded once per level (looked up by the text: hashing
+        the number's enum runs Python code)."""
+        known = self._levels.get(text)
+        if known is not None and known[0] is severity:
+            return known[1]
+        encoded = number(b"\x10", severity.value if severity is not None else None) + (
+            self._values.text(b"\x1a", text) if text else b""
+        )
+        if len(self._levels) < _MAX_LEVELS:
+            self._levels[text] = (severity, encoded)
+        return encoded
+
+    def _body(self, body: str) -> bytes:
+        """A string body field; a message logged again (most are a constant of the code) is encoded once.
+        Forgotten all at once past 1024 messages, so that a stream of one-off ones cannot grow it."""
+        encoded = self._bodies.get(body)
+        if encoded is None:
+            encoded = delimited(b"\x2a", any_value(body))
+            if len(body) <= _CACHED_BODY_LENGTH:
+                if len(self._bodies) >= _MAX_BODIES:
+                    self._bodies.clear()
+                self._bodies[body] = encoded
+        return encoded

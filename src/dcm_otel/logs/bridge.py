@@ -17,10 +17,9 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry.context import get_current
-from opentelemetry.trace import get_current_span
 from pythonjsonlogger.json import JsonEncoder
 
-from dcm_otel._sdk import log_fast_path
+from dcm_otel._sdk import current_span, log_fast_path
 from dcm_otel._sdk.logs_api import LoggerProvider, LogRecord
 from dcm_otel._sdk.logs_sdk import std_to_otel
 from dcm_otel.export.log_encoding import LogFields
@@ -36,18 +35,30 @@ class OtlpLogHandler(logging.Handler):
         super().__init__(level)
         self._provider = logger_provider
         self._fast = log_fast_path.FEATURE.available()
+        self._shortcut = log_fast_path.Shortcut(logger_provider)
+        self._span_ids = current_span.span_ids_reader()
+
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:  # type: ignore[override]
+        """``Handler.handle`` without the handler's lock, which only serialises ``emit``: the loggers,
+        processors and batches ``emit`` reaches take their own locks (typeshed's ``bool`` is 3.11's;
+        3.12 returns the record a filter handed back)."""
+        kept = self.filter(record)
+        if isinstance(kept, logging.LogRecord):  # Python 3.12+: a filter may hand back another record
+            record = kept
+        if kept:
+            self.emit(record)
+        return kept
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             attributes, event = record_attributes(record)
-            logger = self._provider.get_logger(record.name)
             timestamp = int(record.created * 1e9)
             severity_text = _SEVERITY_TEXT.get(record.levelname, record.levelname)
             severity = std_to_otel(record.levelno)
             body = record.getMessage()
-            target = log_fast_path.processor(logger, attributes) if self._fast else None
-            if target is None:
-                logger.emit(
+            route = self._shortcut.route(record.name, attributes) if self._fast else None
+            if route is None:
+                self._provider.get_logger(record.name).emit(
                     LogRecord(
                         timestamp=timestamp,
                         observed_timestamp=time_ns(),
@@ -60,10 +71,10 @@ class OtlpLogHandler(logging.Handler):
                     )
                 )
             else:
-                span = get_current_span().get_span_context()
+                trace_flags, trace_id, span_id = self._span_ids()
                 log_fast_path.emit(
-                    logger,  # type: ignore[arg-type]  # an SDK Logger: processor() says so
-                    target,
+                    route.logger,
+                    route.target,  # type: ignore[arg-type]  # route() returns none without one
                     LogFields(
                         timestamp,
                         time_ns(),
@@ -71,10 +82,10 @@ class OtlpLogHandler(logging.Handler):
                         severity_text,
                         body,
                         attributes,
-                        0,  # processor() takes only what the SDK's attribute limits would keep whole
-                        span.trace_flags,
-                        span.trace_id,
-                        span.span_id,
+                        0,  # route() takes only what the SDK's attribute limits would keep whole
+                        trace_flags,
+                        trace_id,
+                        span_id,
                         event,
                     ),
                 )
@@ -87,14 +98,21 @@ class OtlpLogHandler(logging.Handler):
 
 def record_attributes(record: logging.LogRecord) -> tuple[dict[str, Any], str | None]:
     """The OTLP attributes of a record, and its event name (an ``event.name`` in ``extra=``)."""
-    name = record.name
-    attributes = {f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()}
-    event_name = attributes.pop(f.EVENT_NAME, None)
-    exception = f.exception_fields(record)
-    if exception:  # a traceback without an exception ("NoneType: None") is not one
-        attributes.update(exception)
-        if record.exc_text:
-            attributes[f.EXCEPTION] = record.exc_text
+    event_name = None
+    if f.has_extra(record):
+        name = record.name
+        attributes = {
+            f.otlp_name(name, key): attribute(value) for key, value in f.event_fields(record).items()
+        }
+        event_name = attributes.pop(f.EVENT_NAME, None)
+    else:  # most records: no extra= fields, and no dict comprehension to make an empty dict
+        attributes = {}
+    if record.exc_info:
+        exception = f.exception_fields(record)
+        if exception:  # a traceback without an exception ("NoneType: None") is not one
+            attributes.update(exception)
+            if record.exc_text:
+                attributes[f.EXCEPTION] = record.exc_text
     return attributes, event_name if isinstance(event_name, str) else None
 
 

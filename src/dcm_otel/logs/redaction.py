@@ -20,10 +20,11 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dcm_otel import handover
 
-from .fields import EXCEPTION_MESSAGE, STANDARD_ATTRIBUTES, exception_fields
+from .fields import EXCEPTION_MESSAGE, REDACTED, STANDARD_ATTRIBUTES, exception_fields, has_extra
 
 MASK = "***"
 _MAX_NAMES = 4096
+_MAX_MESSAGE = 1024  # longer messages are not remembered: 4096 of them would hold too much
 _FORMATTER = logging.Formatter()  # formats exception text once, for every handler
 
 
@@ -33,6 +34,7 @@ class Redactor:
         names = "|".join(map(re.escape, self.fragments)) or r"(?!)"
         self._names: dict[str, bool] = {}  # field and attribute names seen: a bounded set in practice
         self._values: dict[str, str] = {}  # span attribute value -> as exported; mostly repeated values
+        self._messages: dict[str, str] = {}  # log message without arguments -> as exported
         self._pairs = re.compile(
             rf"""(?P<lead>[\w.-]*(?:{names})[\w.-]*['"]?\s*[:=]\s*)"""
             r"""(?:(?P<q>['"])(?P<quoted>.*?)(?P=q)|(?:bearer\s+|basic\s+)?[^\s'",;&)}\]]+)""",
@@ -69,6 +71,19 @@ class Redactor:
             masked = self.text(text)
             if len(self._values) < _MAX_NAMES:
                 self._values[text] = masked
+        return masked
+
+    def message(self, message: str) -> str:
+        """:meth:`text` of a log message logged without arguments, remembered: mostly a constant of the
+        code, logged again and again. Forgotten all at once past 4096 (an f-string message is a new value
+        each time, and must not keep the constants out); a long one is scanned each time."""
+        masked = self._messages.get(message)
+        if masked is None:
+            masked = self.text(message)
+            if len(message) <= _MAX_MESSAGE:
+                if len(self._messages) >= _MAX_NAMES:
+                    self._messages.clear()
+                self._messages[message] = masked
         return masked
 
     def attributes(self, attributes: Mapping[str, object]) -> dict[str, str] | None:
@@ -141,7 +156,7 @@ class RedactingFilter(logging.Filter):
         self._redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.__dict__.get("_dcm_otel_redacted"):
+        if record.__dict__.get(REDACTED):
             return True
         try:
             if self._redactor is None:
@@ -149,29 +164,35 @@ class RedactingFilter(logging.Filter):
             _redact_record(self._redactor, record)
         except Exception:
             return False
-        record._dcm_otel_redacted = True
+        record.__dict__[REDACTED] = True
         return True
 
 
 def _redact_record(redactor: Redactor, record: logging.LogRecord) -> None:
-    try:
-        message = record.getMessage()
-    except Exception:  # arguments that do not fit the format: keep neither, they may be what leaks
-        message = f"{record.msg!s} (arguments did not match the format)"
-    record.msg, record.args = redactor.text(message), ()
+    msg = record.msg
+    if type(msg) is str and not record.args:  # the message is its format string, one of a bounded few
+        record.msg = redactor.message(msg)
+    else:
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep neither, they may be what leaks
+            message = f"{record.msg!s} (arguments did not match the format)"
+        record.msg, record.args = redactor.text(message), ()
     if record.exc_info and not record.exc_text:
         record.exc_text = _FORMATTER.formatException(record.exc_info)
     if record.exc_text:
         record.exc_text = redactor.text(record.exc_text)
-    exception = exception_fields(record)
-    if EXCEPTION_MESSAGE in exception:
-        exception[EXCEPTION_MESSAGE] = redactor.text(exception[EXCEPTION_MESSAGE])
+    if record.exc_info:
+        exception = exception_fields(record)
+        if EXCEPTION_MESSAGE in exception:
+            exception[EXCEPTION_MESSAGE] = redactor.text(exception[EXCEPTION_MESSAGE])
     if record.stack_info:
         record.stack_info = redactor.text(record.stack_info)
-    attributes = record.__dict__
-    for key, value in attributes.items():  # values replaced in place: the dict keeps its size
-        if key not in STANDARD_ATTRIBUTES and key[:1] != "_":
-            attributes[key] = redactor.field(key, value)
+    if has_extra(record):
+        attributes = record.__dict__
+        for key, value in attributes.items():  # values replaced in place: the dict keeps its size
+            if key not in STANDARD_ATTRIBUTES and key[:1] != "_":
+                attributes[key] = redactor.field(key, value)
 
 
 class RedactingSpanProcessor(SpanProcessor):
