@@ -85,7 +85,9 @@ class EncodedBatches:
 
     def _start(self) -> None:
         """An empty buffer and a worker thread (again in a forked child, unless stopped before the fork)."""
-        self._lock = threading.Condition(threading.Lock())
+        # ``add`` takes the plain lock (a C call); the worker and flushes wait on the condition built on it.
+        self._mutex = threading.Lock()
+        self._lock = threading.Condition(self._mutex)
         self._open = _Batch(Groups())
         self._full: list[_Batch] = []
         self._queued = self._queued_bytes = 0
@@ -97,7 +99,7 @@ class EncodedBatches:
     def add(self, resource: Resource, scope: InstrumentationScope | None, encoded: bytes) -> None:
         size = len(encoded)
         limits = self._limits
-        with self._lock:
+        with self._mutex:
             if self._stopping:
                 self._metrics.drop_items(1, "already_shutdown")
                 return
