@@ -6,6 +6,7 @@ from __future__ import annotations
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from dcm_otel._sdk.span_chain import reads_only
 from dcm_otel._sdk.span_fields import span_fields
 from dcm_otel.config import Config
 
@@ -16,6 +17,7 @@ from .redaction import RedactingFilter, RedactingSpanProcessor, Redactor
 __all__ = ["RedactingFilter", "span_processors", "structured_logging"]
 
 
+@reads_only
 class LogsSpanProcessor(RedactingSpanProcessor):
     """Masking of span attributes at start, Docker failure events at end: one processor, since the tracer
     provider calls every processor for every span, in both directions. The attributes are read as the
