@@ -42,7 +42,9 @@ def reads_only(processor: Processor) -> Processor:
 
 
 def _overrides(processor: SpanProcessor, name: str) -> bool:
-    return getattr(type(processor), name, None) is not getattr(SpanProcessor, name, None)
+    """Whether ``processor.name`` is anything but ``SpanProcessor``'s no-op (an instance's own included)."""
+    method = getattr(processor, name, None)
+    return getattr(method, "__func__", None) is not getattr(SpanProcessor, name, None)
 
 
 class Chain(SpanProcessor):
