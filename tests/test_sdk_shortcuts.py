@@ -537,3 +537,28 @@ def test_with_the_span_chain_off_the_provider_calls_its_processors(monkeypatch: 
     span.end()
     assert type(reading.ended[0]) is ReadableSpan
     assert span._span_processor is provider._active_span_processor
+
+
+@pytest.mark.parametrize(
+    ("added", "limit", "ended"),
+    [
+        ({"http.route": "/a/", "http.response.status_code": 200}, None, False),
+        ({"db.system.name": "x", "http.route": "/a/"}, None, False),  # the SDK moves a replaced key last
+        ({"http.route": "/a/", "http.response.status_code": 200}, 4, False),  # the oldest dropped
+        ({"http.route": "/a/"}, None, True),  # refused
+    ],
+    ids=["new keys", "a replaced key", "over the count limit", "ended"],
+)
+def test_added_attributes_are_those_set_attributes_sets(
+    added: dict[str, str | int], limit: int | None, ended: bool
+) -> None:
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit))
+    starter = SpanStarter(provider.get_tracer("test", "1"))
+    spans: list[Any] = [starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES) for _ in range(2)]
+    for span in spans if ended else ():
+        span.end()
+    spans[0].set_attributes(added)
+    span_starter.add_attributes(spans[1], added)
+    sdk, shortcut = ((list(s.attributes.items()), s.dropped_attributes) for s in spans)
+    assert shortcut == sdk
+    span_starter.add_attributes(NonRecordingSpan(SpanContext(1, 2, False)), added)  # no error, no effect

@@ -7,7 +7,7 @@ processor for every span, most of them ``SpanProcessor``'s empty ones, and ``_Sp
 ``ReadableSpan`` copy made for the processors to keep. A :class:`Chain` is made from the provider's
 processor tuple and calls only the methods a processor overrides; when all of them are registered with
 :func:`reads_only` (they read the ended span and keep it, if at all, read-only), the span is a
-:class:`_SharedSpan`, which hands itself to ``on_end`` (an ended span refuses every change). A processor
+:class:`SharedSpan`, which hands itself to ``on_end`` (an ended span refuses every change). A processor
 added to the provider while a span is open makes that span go through the provider's own processor at its
 end, with a copy, as the SDK would. Checked once: the multi-processor must hold its processors in a
 tuple, and ``_Span.end`` must hand ``on_end`` what ``_readable_span`` returns.
@@ -82,7 +82,7 @@ class Chain(SpanProcessor):
             end(span)
 
 
-class _SharedSpan(_Span):
+class SharedSpan(_Span):
     """A ``_Span`` whose processors are all :func:`reads_only` ones: it is itself the ended span they get."""
 
     def _readable_span(self) -> ReadableSpan:
@@ -104,7 +104,7 @@ def chain_of(multi: Any, last: Chain | None) -> Chain | None:
 
 def span_class(chain: Chain | None) -> type[Any]:
     """The class of a span started with ``chain``'s processors."""
-    return _SharedSpan if chain is not None and chain.shares else _Span
+    return SharedSpan if chain is not None and chain.shares else _Span
 
 
 def _probe() -> None:

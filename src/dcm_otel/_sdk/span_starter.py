@@ -43,6 +43,8 @@ except (ImportError, AttributeError) as error:  # the probe reports it; start() 
 else:
     _import_error = None
 
+_SDK_SPANS: tuple[type, ...] = () if _import_error else (_Span, span_chain.SharedSpan)
+
 
 def _probe() -> None:
     """What is read beyond one tracer's own attributes (:meth:`SpanStarter._resolve` reads those)."""
@@ -212,3 +214,24 @@ class SpanStarter:
         bounded._dict.update(attributes)  # clean already: no copy through the cleaner
         span.start(start_time=start_time, parent_context=parent)
         return span
+
+
+def add_attributes(span: trace.Span, attributes: Attributes) -> None:
+    """``span.set_attributes(attributes)`` for new keys with clean values (strings and ints), without the
+    SDK's cleaner, on an SDK span with room for them; a key to replace (the SDK moves it last) or to drop,
+    and any other span, through ``set_attributes``."""
+    if type(span) in _SDK_SPANS and FEATURE.available():
+        sdk_span: Any = span
+        bounded = sdk_span._attributes
+        with sdk_span._lock:
+            values = bounded._dict
+            if (
+                sdk_span._end_time is None
+                and not bounded._immutable
+                and bounded.max_value_len is None
+                and (bounded.maxlen is None or len(values) + len(attributes) <= bounded.maxlen)
+                and values.keys().isdisjoint(attributes)
+            ):
+                values.update(attributes)
+                return
+    span.set_attributes(attributes)
