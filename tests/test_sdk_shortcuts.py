@@ -13,6 +13,9 @@ from unittest import mock
 
 import pytest
 from opentelemetry import context, trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.metrics import (
     AlwaysOffExemplarFilter,
     Histogram,
@@ -21,11 +24,19 @@ from opentelemetry.sdk.metrics import (
 )
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import View
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, DEFAULT_ON, ParentBased, Sampler
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags, TraceState
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 from packaging.version import Version
 
 from dcm_otel._sdk import (
@@ -35,6 +46,7 @@ from dcm_otel._sdk import (
     otlp_http_encoding,
     preset_ids,
     proxy_providers,
+    span_chain,
     span_processor_order,
     span_starter,
     suppression,
@@ -43,6 +55,7 @@ from dcm_otel._sdk.bound_histograms import BoundHistogram, BoundHistograms
 from dcm_otel._sdk.feature_check import FeatureCheck
 from dcm_otel._sdk.span_starter import SpanStarter
 from dcm_otel.config import Config
+from dcm_otel.export.trace_encoding import TraceEncoder
 from dcm_otel.providers import EXEMPLAR_FILTERS, build_sampler
 
 SDK = Version(version("opentelemetry-sdk"))
@@ -481,3 +494,109 @@ def test_init_runs_every_feature_check_at_startup() -> None:
     assert [line.split(" is off ")[0] for line in said_off] == [
         f"dcm_otel INFO dcm_otel: SDK shortcut {name}" for name in STARTUP if not fast_on_this_sdk(name)
     ]
+
+
+class _Reading(SpanProcessor):
+    """A processor that keeps what it is handed, declared reading-only (as dcm_otel's are)."""
+
+    def __init__(self) -> None:
+        self.ended: list[ReadableSpan] = []
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended.append(span)
+
+
+span_chain.reads_only(_Reading)
+
+
+def _chained(*processors: SpanProcessor) -> tuple[TracerProvider, SpanStarter]:
+    provider = TracerProvider()
+    for processor in processors:
+        provider.add_span_processor(processor)
+    return provider, SpanStarter(provider.get_tracer("test", "1"))
+
+
+@needs_fast_path("span starter")
+def test_reading_processors_alone_get_the_span_itself_and_encode_it_alike() -> None:
+    reading = _Reading()
+    _, starter = _chained(reading)
+    span: Any = starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES, 10)
+    span.add_event("e", {"a": 1}, timestamp=15)
+    span.set_status(Status(StatusCode.ERROR, "boom"))
+    span.end(end_time=20)
+    assert reading.ended == [span]  # no copy
+    chain = span._span_processor
+    assert (chain._starts, chain._endings, chain._ends) == ((), (), (reading.on_end,))  # no no-op calls
+    copy = sdk_trace._Span._readable_span(span)
+    assert type(copy) is ReadableSpan
+    assert _content(span) == _content(copy)
+    assert TraceEncoder().encode([span]) == TraceEncoder().encode([copy])
+    assert ExportTraceServiceRequest.FromString(TraceEncoder().encode([span])) == encode_spans([copy])
+    span.set_attribute("late", 1)  # refused: an ended span does not change
+    assert "late" not in (span.attributes or {})
+
+
+@needs_fast_path("span starter")
+def test_a_processor_of_the_users_gets_a_copy_and_only_its_own_methods_are_skipped() -> None:
+    reading, started = _Reading(), []
+    user = mock.Mock(spec=SpanProcessor)
+    user.on_start.side_effect = lambda span, parent_context=None: started.append(span)
+    _, starter = _chained(reading, user)
+    span = starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES)
+    span.end()
+    assert started == [span]
+    ((ended,), _) = user.on_end.call_args
+    assert type(ended) is ReadableSpan
+    assert reading.ended == [ended]
+    user._on_ending.assert_called_once_with(span)
+
+
+@needs_fast_path("span starter")
+def test_a_processor_added_while_a_span_is_open_gets_its_end() -> None:
+    reading = _Reading()
+    provider, starter = _chained(reading)
+    span = starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES)
+    late = _Reading()
+    provider.add_span_processor(late)
+    span.end()
+    assert len(late.ended) == 1
+    assert type(late.ended[0]) is ReadableSpan  # a user's processor may keep it: a copy, as the SDK gives
+    assert reading.ended == late.ended
+    after = starter.start("r", None, SpanKind.CLIENT, ATTRIBUTES)
+    after.end()
+    assert late.ended[1:] == reading.ended[1:] == [after]
+
+
+def test_with_the_span_chain_off_the_provider_calls_its_processors(monkeypatch: pytest.MonkeyPatch) -> None:
+    _turn_off(monkeypatch, span_chain.FEATURE)
+    reading = _Reading()
+    provider, starter = _chained(reading)
+    span: Any = starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES)
+    span.end()
+    assert type(reading.ended[0]) is ReadableSpan
+    assert span._span_processor is provider._active_span_processor
+
+
+@pytest.mark.parametrize(
+    ("added", "limit", "ended"),
+    [
+        ({"http.route": "/a/", "http.response.status_code": 200}, None, False),
+        ({"db.system.name": "x", "http.route": "/a/"}, None, False),  # the SDK moves a replaced key last
+        ({"http.route": "/a/", "http.response.status_code": 200}, 4, False),  # the oldest dropped
+        ({"http.route": "/a/"}, None, True),  # refused
+    ],
+    ids=["new keys", "a replaced key", "over the count limit", "ended"],
+)
+def test_added_attributes_are_those_set_attributes_sets(
+    added: dict[str, str | int], limit: int | None, ended: bool
+) -> None:
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=limit))
+    starter = SpanStarter(provider.get_tracer("test", "1"))
+    spans: list[Any] = [starter.start("q", None, SpanKind.CLIENT, ATTRIBUTES) for _ in range(2)]
+    for span in spans if ended else ():
+        span.end()
+    spans[0].set_attributes(added)
+    span_starter.add_attributes(spans[1], added)
+    sdk, shortcut = ((list(s.attributes.items()), s.dropped_attributes) for s in spans)
+    assert shortcut == sdk
+    span_starter.add_attributes(NonRecordingSpan(SpanContext(1, 2, False)), added)  # no error, no effect

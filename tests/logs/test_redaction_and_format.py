@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from benchmarks.json_logs import measure
+from dcm_otel._sdk import span_fields
 from dcm_otel.config import DEFAULT_REDACT_KEYS, ConfigError, load_config
 from dcm_otel.logs import RedactingFilter, span_processors
 from dcm_otel.logs.formatter import JsonFormatter
@@ -123,7 +124,9 @@ def test_a_logging_failure_never_reaches_the_caller(lines) -> None:
     assert RedactingFilter(Broken(DEFAULT_REDACT_KEYS)).filter(record) is False  # dropped, not raised
 
 
-def test_span_attributes_given_at_start_are_masked() -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["span fields read directly", "public properties"])
+def test_span_attributes_given_at_start_are_masked(direct: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(span_fields.FEATURE, "_available", span_fields.FEATURE.available() and direct)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     for processor in span_processors(load_config({})):

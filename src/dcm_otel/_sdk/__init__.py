@@ -23,6 +23,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
         preset_ids,
         processor_metrics,
         proxy_providers,
+        span_chain,
         span_fields,
         span_processor_order,
         span_starter,
@@ -38,6 +39,7 @@ def feature_checks() -> tuple[FeatureCheck, ...]:
         suppression,
         proxy_providers,
         span_fields,
+        span_chain,
         processor_metrics,
     )
     # otlp_http_encoding's check is not here: it runs when an OTLP/HTTP exporter is made, so that a process

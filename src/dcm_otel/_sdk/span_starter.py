@@ -4,7 +4,8 @@
 sampled parent is fixed in advance, and cleans attribute values that are already clean strings and ints.
 :class:`SpanStarter` makes the same ``Span`` the tracer would (ids, flags, trace state, parent, limits,
 tracer metrics, and ``on_start`` / ``on_end`` of every configured span processor) without the sampler call
-when the sampler is a static "always on" one for that parent, and with the attributes copied as they are.
+when the sampler is a static "always on" one for that parent, and with the attributes copied as they are;
+the span calls the configured processors through :mod:`dcm_otel._sdk.span_chain`.
 Anything else (another sampler decision, span limits on value length, a proxy or non-SDK tracer) goes
 through ``start_span``, as does everything once :data:`FEATURE` finds the SDK's internals changed
 (``tests/test_sdk_shortcuts.py`` compares both paths).
@@ -24,6 +25,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Decision, ParentBased, Sampler, StaticSampler
 from opentelemetry.trace import SpanKind, TraceFlags
 
+from dcm_otel._sdk import span_chain
 from dcm_otel._sdk.feature_check import FeatureCheck
 
 Attributes = Mapping[str, str | int]
@@ -40,6 +42,8 @@ except (ImportError, AttributeError) as error:  # the probe reports it; start() 
     _import_error: Exception | None = error
 else:
     _import_error = None
+
+_SDK_SPANS: tuple[type, ...] = () if _import_error else (_Span, span_chain.SharedSpan)
 
 
 def _probe() -> None:
@@ -102,7 +106,7 @@ class SpanStarter:
     sampler's decision is known; attribute values must be strings or ints (as all of dcm_otel's are).
     The tracer is looked at once, at the first span (a proxy tracer: once a provider is set)."""
 
-    __slots__ = ("_max_attributes", "_parent", "_plan", "_resolved", "_sdk", "_tracer")
+    __slots__ = ("_chain", "_chained", "_max_attributes", "_parent", "_plan", "_resolved", "_sdk", "_tracer")
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
@@ -110,6 +114,8 @@ class SpanStarter:
         self._plan: _Plan | None = None
         self._max_attributes: int | None = None
         self._resolved = False
+        self._chained = False  # whether spans call the processors through a span_chain.Chain
+        self._chain: span_chain.Chain | None = None
         # The last parent context and what start() derived from it.
         self._parent: tuple[Any, ...] = (None,)
 
@@ -141,6 +147,7 @@ class SpanStarter:
             FEATURE.disable(f"{type(error).__name__}: {error}")
             return
         self._sdk = tracer
+        self._chained = span_chain.FEATURE.available()
 
     def start(
         self,
@@ -184,13 +191,19 @@ class SpanStarter:
             trace_flags=_SAMPLED_RANDOM if random_trace_id else _SAMPLED,
             trace_state=trace_state,
         )
-        span = _Span(
+        processor: Any = sdk.span_processor
+        if self._chained:
+            chain = self._chain = span_chain.chain_of(processor, self._chain)
+            span_class, processor = span_chain.span_class(chain), chain or processor
+        else:
+            span_class = _Span
+        span: _Span = span_class(
             name=name,
             context=span_context,
             parent=parent_span,
             sampler=sdk.sampler,
             resource=sdk.resource,
-            span_processor=sdk.span_processor,
+            span_processor=processor,
             kind=kind,
             instrumentation_info=sdk.instrumentation_info,
             limits=sdk._span_limits,
@@ -201,3 +214,24 @@ class SpanStarter:
         bounded._dict.update(attributes)  # clean already: no copy through the cleaner
         span.start(start_time=start_time, parent_context=parent)
         return span
+
+
+def add_attributes(span: trace.Span, attributes: Attributes) -> None:
+    """``span.set_attributes(attributes)`` for new keys with clean values (strings and ints), without the
+    SDK's cleaner, on an SDK span with room for them; a key to replace (the SDK moves it last) or to drop,
+    and any other span, through ``set_attributes``."""
+    if type(span) in _SDK_SPANS and FEATURE.available():
+        sdk_span: Any = span
+        bounded = sdk_span._attributes
+        with sdk_span._lock:
+            values = bounded._dict
+            if (
+                sdk_span._end_time is None
+                and not bounded._immutable
+                and bounded.max_value_len is None
+                and (bounded.maxlen is None or len(values) + len(attributes) <= bounded.maxlen)
+                and values.keys().isdisjoint(attributes)
+            ):
+                values.update(attributes)
+                return
+    span.set_attributes(attributes)

@@ -19,6 +19,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from dcm_otel._sdk.logs_sdk import LogRecordProcessor
 from dcm_otel._sdk.processor_metrics import processor_metrics
+from dcm_otel._sdk.span_chain import reads_only
 from dcm_otel.export.encoded_batches import BatchLimits, EncodedBatches
 from dcm_otel.export.log_encoding import LogEncoder, LogFields
 from dcm_otel.export.otlp_wire import Groups
@@ -91,6 +92,7 @@ class _Shipping:
             self._exporter.shutdown()
 
 
+@reads_only
 class EncodedSpanProcessor(_Shipping, SpanProcessor):
     def __init__(self, exporter: EncodedSpanExporter, limits: BatchLimits) -> None:
         super().__init__(exporter, "traces", limits, "OTEL_BSP_MAX_QUEUE_SIZE")

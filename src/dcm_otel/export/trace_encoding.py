@@ -46,6 +46,7 @@ class TraceEncoder:
     def __init__(self) -> None:
         self._values = AttributeEncoder()
         self._fields = span_fields()
+        self._read = self._fields.read
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
         return request(self._values, spans, self.span)
@@ -56,11 +57,11 @@ class TraceEncoder:
 
     def span(self, span: ReadableSpan) -> bytes:
         """One span, length-prefixed, without its tag."""
-        fields = self._fields
-        context = span.context
-        parent = span.parent
-        start, end = span.start_time, span.end_time
-        events, links = fields.events(span), fields.links(span)
+        (
+            context, parent, name, kind, start, end, status, attributes, dropped_attributes, events,
+            dropped_events, links, dropped_links,
+        ) = self._read(span)  # fmt: skip
+        values = self._values
         body = b"".join(
             (
                 b"\x0a\x10",
@@ -69,17 +70,17 @@ class TraceEncoder:
                 context.span_id.to_bytes(8, "big"),
                 text(b"\x1a", _trace_state(context)) if context.trace_state else b"",
                 b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
-                self._values.text(b"\x2a", span.name),
-                _KINDS[span.kind],
+                values.text(b"\x2a", name),
+                _KINDS[kind],
                 b"\x39" + FIXED64.pack(start) if start else b"",
                 b"\x41" + FIXED64.pack(end) if end else b"",
-                self._values.attributes(b"\x4a", fields.attributes(span)),
-                number(b"\x50", span.dropped_attributes),
+                values.attributes(b"\x4a", attributes),
+                number(b"\x50", dropped_attributes),
                 b"".join([self._event(event) for event in events]) if events else b"",
-                number(b"\x60", span.dropped_events),
+                number(b"\x60", dropped_events),
                 b"".join([self._link(link) for link in links]) if links else b"",
-                number(b"\x70", span.dropped_links),
-                _status(span.status),
+                number(b"\x70", dropped_links),
+                _status(status),
                 _SPAN_FLAGS[parent is not None and parent.is_remote],
             )
         )

@@ -29,6 +29,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dcm_otel import handover
+from dcm_otel._sdk.span_chain import reads_only
 from dcm_otel.config import Config
 from dcm_otel.logs.redaction import Redactor
 
@@ -53,6 +54,7 @@ class LogEntry:
     message: str
 
 
+@reads_only
 class TraceStore(SpanProcessor):
     def __init__(self, config: Config | None = None, debug: Callable[[], bool] | None = None) -> None:
         """``config`` None: the one the runtime handed over, read when deciding (so that ``DCM_OTEL``

@@ -38,7 +38,7 @@ from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from dcm_otel._sdk.bound_histograms import BoundHistograms
-from dcm_otel._sdk.span_starter import SpanStarter
+from dcm_otel._sdk.span_starter import SpanStarter, add_attributes
 from dcm_otel._sdk.suppression import SUPPRESS_INSTRUMENTATION_KEY
 from dcm_otel.config import DEFAULT_HTTP_KNOWN_METHODS, Config
 from dcm_otel.instrumentation.db import query_profile
@@ -404,7 +404,7 @@ class _Traced:
         if error is not None and (status >= 500 or failure is not None):
             # The exception's message, else nothing: the status code and error.type are attributes already.
             span.set_status(Status(StatusCode.ERROR, description))
-        span.set_attributes(outcome)
+        add_attributes(span, outcome)
         profile = self.profile
         if middleware.queries is not None and profile is not None and profile.total:
             middleware.queries.report(profile, span, route)
