@@ -14,7 +14,13 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-_COLLECTED = re.compile(r"Collected : (\d+)")
+_EVENTS = re.compile(r"^events: (.+)$", re.MULTILINE)
+_TOTALS = re.compile(r"^(?:summary|totals): (.+)$", re.MULTILINE)
+#: Options that add simulated misses of a 1 MiB, 8-way, 64-byte-line last-level cache (the L2 of the AMD EPYC
+#: of docs/benchmarks.md; valgrind otherwise sizes it as the host's L3, which a request's working set fits).
+#: ``ILmr + DLmr + DLmw`` counts the lines a request brings in from beyond L2: its memory footprint.
+L2_SIMULATION = ("--cache-sim=yes", "--LL=1048576,8,64")
+L2_MISSES = ("ILmr", "DLmr", "DLmw")
 
 
 def require_valgrind() -> None:
@@ -22,10 +28,14 @@ def require_valgrind() -> None:
         raise SystemExit("valgrind is not installed")
 
 
-def instructions(arguments: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-    """Instructions of ``python ARGUMENTS`` (every thread), start-up included."""
+def events(
+    arguments: Sequence[str], env: Mapping[str, str] | None = None, options: Sequence[str] = ()
+) -> dict[str, int]:
+    """Callgrind's totals of ``python ARGUMENTS`` (every thread), start-up included: ``Ir``, the instructions,
+    and with ``options`` such as :data:`L2_SIMULATION` the simulated cache events."""
     with tempfile.TemporaryDirectory(prefix="dcm_otel_bench-callgrind-") as tmp:
-        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={Path(tmp) / 'out'}"]
+        output = Path(tmp) / "out"
+        command = ["valgrind", "--tool=callgrind", *options, f"--callgrind-out-file={output}"]
         done = subprocess.run(
             [*command, sys.executable, *arguments],
             env={**os.environ, **(env or {}), "PYTHONHASHSEED": "0"},
@@ -34,15 +44,34 @@ def instructions(arguments: Sequence[str], env: Mapping[str, str] | None = None)
             timeout=1200,
             check=False,
         )
-    match = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or match is None:
+        totals = parse_totals(output.read_text()) if output.exists() else None
+    if done.returncode != 0 or totals is None:
         raise RuntimeError(f"callgrind failed:\n{done.stderr[-2000:]}")
-    return int(match.group(1))
+    return totals
+
+
+def parse_totals(profile: str) -> dict[str, int] | None:
+    """The program's totals by event name from a callgrind output file; None if it has none."""
+    names, totals = _EVENTS.search(profile), _TOTALS.search(profile)
+    if names is None or totals is None:
+        return None
+    return dict(zip(names.group(1).split(), map(int, totals.group(1).split()), strict=True))
+
+
+def per_unit_events(
+    command: Callable[[int], Sequence[str]],
+    counts: tuple[int, int],
+    env: Mapping[str, str] | None = None,
+    options: Sequence[str] = (),
+) -> dict[str, int]:
+    """Each event per unit: ``command(n)`` for the two counts, their difference over the counts'."""
+    more, fewer = counts
+    many, few = events(command(more), env, options), events(command(fewer), env, options)
+    return {name: (many[name] - few[name]) // (more - fewer) for name in many}
 
 
 def per_unit(
     command: Callable[[int], Sequence[str]], counts: tuple[int, int], env: Mapping[str, str] | None = None
 ) -> int:
-    """Instructions per unit: ``command(n)`` for the two counts, their difference over the counts'."""
-    more, fewer = counts
-    return (instructions(command(more), env) - instructions(command(fewer), env)) // (more - fewer)
+    """Instructions per unit (:func:`per_unit_events`' ``Ir``)."""
+    return per_unit_events(command, counts, env)["Ir"]

@@ -11,7 +11,9 @@ processors' schedule delays and the metric interval are an hour (:data:`NO_CLOCK
 ``--export`` (the default) C and D send to the receiver of :mod:`benchmarks.receiver` as in the bars'
 table; ``--discard`` measures the discarding pipelines instead. ``BENCH_DCM_OTEL`` (a JSON object of
 dcm_otel settings) applies to D, as in :mod:`benchmarks.breakdown`; ``--breakdown`` measures A and that
-module's variants of D (one signal's export off at a time).
+module's variants of D (one signal's export off at a time). ``--l2`` also counts each request's simulated
+misses of a 1 MiB L2 (:data:`benchmarks.callgrind.L2_SIMULATION`, about twice as slow): the lines it
+brings in from beyond L2, which the instruction count does not price.
 """
 
 from __future__ import annotations
@@ -61,12 +63,15 @@ def _serve(config: str, view: str, count: int) -> None:
     os._exit(0)
 
 
-def per_request(config: str, view: str, database: Path, env: dict[str, str]) -> int:
-    """Instructions per request of one configuration on one view."""
-    return callgrind.per_unit(
+def per_request(
+    config: str, view: str, database: Path, env: dict[str, str], options: tuple[str, ...] = ()
+) -> dict[str, int]:
+    """Callgrind's events per request of one configuration on one view (``Ir``: instructions)."""
+    return callgrind.per_unit_events(
         lambda count: ["-m", "benchmarks.request_instructions", "--serve", config, view, str(count)],
         COUNTS,
         env={**bench_env(database, config), **env},
+        options=options,
     )
 
 
@@ -93,6 +98,9 @@ def main() -> None:
     parser.add_argument(
         "--breakdown", action="store_true", help="A and D's variants of python -m benchmarks --breakdown"
     )
+    parser.add_argument(
+        "--l2", action="store_true", help="also the simulated misses of a 1 MiB L2 per request"
+    )
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve[0], args.serve[1], int(args.serve[2]))
@@ -106,11 +114,22 @@ def main() -> None:
             receiver = stack.enter_context(otlp_receiver())
             env.update(NO_CLOCK, **{configs.OTLP_ENDPOINT: receiver.endpoint})
             print(f"exporting to {receiver.description}", flush=True)
-        figures = {
-            view: [per_request(config, view, database, {**env, **extra}) for _, config, extra in rows]
+        options = callgrind.L2_SIMULATION if args.l2 else ()
+        measured = {
+            view: [
+                per_request(config, view, database, {**env, **extra}, options) for _, config, extra in rows
+            ]
             for view in args.views
         }
-    print_table([label for label, *_ in rows], figures, relative=rows[0][1] == "A")
+    labels, relative = [label for label, *_ in rows], rows[0][1] == "A"
+    print_table(labels, {view: [row["Ir"] for row in events] for view, events in measured.items()}, relative)
+    if args.l2:
+        misses = {
+            view: [sum(row[name] for name in callgrind.L2_MISSES) for row in events]
+            for view, events in measured.items()
+        }
+        print("\nsimulated L2 misses per request (1 MiB, 8-way):")
+        print_table(labels, misses, relative, what="L2 misses")
 
 
 def print_table(labels: list[str], figures: dict[str, list[int]], relative: bool) -> None:

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from benchmarks import receiver
+from benchmarks import callgrind, receiver
 from benchmarks.__main__ import bench_env
 from benchmarks.breakdown import VARIANTS
 from benchmarks.configs import OTLP_ENDPOINT
@@ -131,3 +131,19 @@ def test_request_instructions_serve_runs_each_config_without_valgrind(tmp_path: 
             check=False,
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_callgrind_totals_are_read_by_event_name() -> None:
+    """The totals of a callgrind profile (what valgrind 3.19 writes with the L2 simulation), by event, and
+    the misses the L2 figure sums; a profile without totals is None (callgrind failed)."""
+    profile = (
+        "version: 1\ncreator: callgrind-3.19.0\n"
+        "events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\n"
+        "fl=(1) x.c\nfn=(1) main\n3 10 1 1 0 0 0 0 0 0\n"
+        "summary: 854680 252992 146986 23279 12706 3445 190 458 159\n"
+    )
+    totals = callgrind.parse_totals(profile)
+    assert totals is not None
+    assert totals["Ir"] == 854680
+    assert sum(totals[name] for name in callgrind.L2_MISSES) == 190 + 458 + 159
+    assert callgrind.parse_totals("events: Ir\n") is None
