@@ -132,10 +132,13 @@ def main() -> None:
         print_table(labels, misses, relative, what="L2 misses")
 
 
-def print_table(labels: list[str], figures: dict[str, list[int]], relative: bool) -> None:
-    """``figures[view][row]`` as a Markdown table; with ``relative``, what each row adds to the first (A)."""
+def print_table(
+    labels: list[str], figures: dict[str, list[int]], relative: bool, what: str = "instructions"
+) -> None:
+    """``figures[view][row]`` (``what`` they count) as a Markdown table; with ``relative``, what each row adds
+    to the first (A)."""
     views = list(figures)
-    print("| config | " + " | ".join(f"{view} instructions | added" for view in views) + " |")
+    print("| config | " + " | ".join(f"{view} {what} | added" for view in views) + " |")
     print("|---|" + "---|---|" * len(views))
     for index, label in enumerate(labels):
         cells = []

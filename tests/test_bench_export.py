@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from benchmarks import callgrind, receiver
+from benchmarks import callgrind, receiver, request_instructions
 from benchmarks.__main__ import bench_env
 from benchmarks.breakdown import VARIANTS
 from benchmarks.configs import OTLP_ENDPOINT
@@ -147,3 +147,11 @@ def test_callgrind_totals_are_read_by_event_name() -> None:
     assert totals["Ir"] == 854680
     assert sum(totals[name] for name in callgrind.L2_MISSES) == 190 + 458 + 159
     assert callgrind.parse_totals("events: Ir\n") is None
+
+
+def test_instruction_tables_name_what_they_count(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--l2`` prints its misses in the instructions' table shape, each row over A's."""
+    request_instructions.print_table(["A", "D"], {"/trivial/": [79, 837]}, relative=True, what="L2 misses")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| config | /trivial/ L2 misses | added |"
+    assert lines[-1] == "| D | 837 | +758 |"
