@@ -3,11 +3,9 @@ security and Docker failure events and secrets masked (docs/logging.md)."""
 
 from __future__ import annotations
 
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from dcm_otel._sdk.span_chain import reads_only
-from dcm_otel._sdk.span_fields import span_fields
 from dcm_otel.config import Config
 
 from .docker_failures import log_docker_failure
@@ -20,20 +18,7 @@ __all__ = ["RedactingFilter", "span_processors", "structured_logging"]
 @reads_only
 class LogsSpanProcessor(RedactingSpanProcessor):
     """Masking of span attributes at start, Docker failure events at end: one processor, since the tracer
-    provider calls every processor for every span, in both directions. The attributes are read as the
-    span holds them (:mod:`dcm_otel._sdk.span_fields`): through ``span.attributes``, a read-only proxy over
-    a locked mapping, the masking cost a quarter of the request span's making."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__(redactor)
-        self._attributes = span_fields().attributes
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = self._attributes(span)
-        if attributes:
-            changes = self._redactor.attributes(attributes)
-            if changes is not None:
-                span.set_attributes(changes)
+    provider calls every processor for every span, in both directions."""
 
     def on_end(self, span: ReadableSpan) -> None:
         log_docker_failure(span)

@@ -19,6 +19,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from dcm_otel import handover
+from dcm_otel._sdk.span_fields import span_fields
 
 from .fields import EXCEPTION_MESSAGE, REDACTED, STANDARD_ATTRIBUTES, exception_fields, has_extra
 
@@ -205,9 +206,12 @@ class RedactingSpanProcessor(SpanProcessor):
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
+        # The attributes as the span holds them (dcm_otel._sdk.span_fields): through ``span.attributes``, a
+        # read-only proxy over a locked mapping, the masking cost a quarter of the request span's making.
+        self._attributes = span_fields().attributes
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes
+        attributes = self._attributes(span)
         if attributes:
             changes = self._redactor.attributes(attributes)
             if changes is not None:
