@@ -60,6 +60,9 @@ class ScriptedUser(threading.Thread):
 
     def run(self) -> None:
         session = requests.Session()
+        # The demo is local; and reading the proxy variables races with tests that change os.environ
+        # meanwhile (a KeyError that ended this thread, and the traffic, mid-session).
+        session.trust_env = False
         for round_ in range(MAX_ROUNDS):
             if self.stop.is_set():
                 return
