@@ -222,8 +222,7 @@ class Groups:
             for scope, encoded in scopes.items():
                 body += _scope_chunks(values, scope, encoded)
             body.append(text(b"\x1a", resource.schema_url))
-            chunks += (b"\x0a", varint(sum(map(len, body))))
-            chunks += body
+            chunks += _delimited_chunks(b"\x0a", body)
         return b"".join(chunks)
 
 
@@ -238,10 +237,14 @@ def request(values: AttributeEncoder, items: Iterable[Item], encode: Callable[[I
 def _scope_chunks(
     values: AttributeEncoder, scope: InstrumentationScope | None, encoded: list[bytes]
 ) -> list[bytes]:
-    """A ``ScopeSpans`` / ``ScopeLogs`` field (2) as pieces to join: tag, length, scope, each item after its
-    tag (2), schema URL."""
+    """A ``ScopeSpans`` / ``ScopeLogs`` field (2) as pieces to join: scope, each item after its tag (2),
+    schema URL."""
     items = [b"\x12"] * (2 * len(encoded))
     items[1::2] = encoded
-    head, tail = scope_block(values, scope), text(b"\x1a", scope.schema_url if scope else None)
-    size = len(head) + len(encoded) + sum(map(len, encoded)) + len(tail)
-    return [b"\x12", varint(size), head, *items, tail]
+    tail = text(b"\x1a", scope.schema_url if scope else None)
+    return _delimited_chunks(b"\x12", [scope_block(values, scope), *items, tail])
+
+
+def _delimited_chunks(tag: bytes, body: list[bytes]) -> list[bytes]:
+    """:func:`delimited` as pieces to join: the body's pieces are not copied into one."""
+    return [tag, varint(sum(map(len, body))), *body]
