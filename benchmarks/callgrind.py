@@ -16,11 +16,17 @@ from pathlib import Path
 
 _EVENTS = re.compile(r"^events: (.+)$", re.MULTILINE)
 _TOTALS = re.compile(r"^(?:summary|totals): (.+)$", re.MULTILINE)
-#: Options that add simulated misses of a 1 MiB, 8-way, 64-byte-line last-level cache (the L2 of the AMD EPYC
-#: of docs/benchmarks.md; valgrind otherwise sizes it as the host's L3, which a request's working set fits).
-#: ``ILmr + DLmr + DLmw`` counts the lines a request brings in from beyond L2: its memory footprint.
-L2_SIMULATION = ("--cache-sim=yes", "--LL=1048576,8,64")
 L2_MISSES = ("ILmr", "DLmr", "DLmw")
+
+
+def l2_simulation(mebibytes: int = 1) -> tuple[str, ...]:
+    """Options that add simulated misses of an 8-way, 64-byte-line last-level cache of ``mebibytes`` (1: the
+    L2 of the AMD EPYC of docs/benchmarks.md; valgrind otherwise sizes it as the host's L3, which a request's
+    working set fits). ``ILmr + DLmr + DLmw`` counts the lines a request brings in from beyond that cache;
+    the sizes at which it falls to near zero bound the request's memory footprint."""
+    if mebibytes < 1 or mebibytes & (mebibytes - 1):
+        raise ValueError(f"a simulated L2 of {mebibytes} MiB: valgrind needs a power of two")
+    return ("--cache-sim=yes", f"--LL={mebibytes << 20},8,64")
 
 
 def require_valgrind() -> None:
@@ -32,7 +38,7 @@ def events(
     arguments: Sequence[str], env: Mapping[str, str] | None = None, options: Sequence[str] = ()
 ) -> dict[str, int]:
     """Callgrind's totals of ``python ARGUMENTS`` (every thread), start-up included: ``Ir``, the instructions,
-    and with ``options`` such as :data:`L2_SIMULATION` the simulated cache events."""
+    and with ``options`` such as :func:`l2_simulation` the simulated cache events."""
     with tempfile.TemporaryDirectory(prefix="dcm_otel_bench-callgrind-") as tmp:
         output = Path(tmp) / "out"
         command = ["valgrind", "--tool=callgrind", *options, f"--callgrind-out-file={output}"]

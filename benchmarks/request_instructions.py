@@ -12,8 +12,9 @@ processors' schedule delays and the metric interval are an hour (:data:`NO_CLOCK
 table; ``--discard`` measures the discarding pipelines instead. ``BENCH_DCM_OTEL`` (a JSON object of
 dcm_otel settings) applies to D, as in :mod:`benchmarks.breakdown`; ``--breakdown`` measures A and that
 module's variants of D (one signal's export off at a time). ``--l2`` also counts each request's simulated
-misses of a 1 MiB L2 (:data:`benchmarks.callgrind.L2_SIMULATION`, about twice as slow): the lines it
-brings in from beyond L2, which the instruction count does not price.
+misses of a 1 MiB L2 (:func:`benchmarks.callgrind.l2_simulation`, about twice as slow): the lines it
+brings in from beyond L2, which the instruction count does not price; ``--l2 2`` (4, ...) of a larger L2,
+which bounds the request's working set.
 """
 
 from __future__ import annotations
@@ -99,7 +100,12 @@ def main() -> None:
         "--breakdown", action="store_true", help="A and D's variants of python -m benchmarks --breakdown"
     )
     parser.add_argument(
-        "--l2", action="store_true", help="also the simulated misses of a 1 MiB L2 per request"
+        "--l2",
+        nargs="?",
+        const=1,
+        type=int,
+        metavar="MIB",
+        help="also the simulated misses per request of an L2 of MIB MiB (default 1, this CPU's)",
     )
     args = parser.parse_args()
     if args.serve:
@@ -114,7 +120,7 @@ def main() -> None:
             receiver = stack.enter_context(otlp_receiver())
             env.update(NO_CLOCK, **{configs.OTLP_ENDPOINT: receiver.endpoint})
             print(f"exporting to {receiver.description}", flush=True)
-        options = callgrind.L2_SIMULATION if args.l2 else ()
+        options = callgrind.l2_simulation(args.l2) if args.l2 else ()
         measured = {
             view: [
                 per_request(config, view, database, {**env, **extra}, options) for _, config, extra in rows
@@ -128,7 +134,7 @@ def main() -> None:
             view: [sum(row[name] for name in callgrind.L2_MISSES) for row in events]
             for view, events in measured.items()
         }
-        print("\nsimulated L2 misses per request (1 MiB, 8-way):")
+        print(f"\nsimulated L2 misses per request ({args.l2} MiB, 8-way):")
         print_table(labels, misses, relative, what="L2 misses")
 
 

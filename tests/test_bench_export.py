@@ -149,6 +149,14 @@ def test_callgrind_totals_are_read_by_event_name() -> None:
     assert callgrind.parse_totals("events: Ir\n") is None
 
 
+def test_l2_simulation_sizes_the_last_level_cache() -> None:
+    """``--l2 MIB`` simulates an 8-way L2 of that size; valgrind takes only a power of two of sets."""
+    assert callgrind.l2_simulation() == ("--cache-sim=yes", "--LL=1048576,8,64")
+    assert callgrind.l2_simulation(4) == ("--cache-sim=yes", "--LL=4194304,8,64")
+    with pytest.raises(ValueError, match="3 MiB"):
+        callgrind.l2_simulation(3)
+
+
 def test_instruction_tables_name_what_they_count(capsys: pytest.CaptureFixture[str]) -> None:
     """``--l2`` prints its misses in the instructions' table shape, each row over A's."""
     request_instructions.print_table(["A", "D"], {"/trivial/": [79, 837]}, relative=True, what="L2 misses")
