@@ -25,7 +25,7 @@ def l2_simulation(mebibytes: int = 1) -> tuple[str, ...]:
     working set fits). ``ILmr + DLmr + DLmw`` counts the lines a request brings in from beyond that cache;
     the sizes at which it falls to near zero bound the request's memory footprint."""
     if mebibytes < 1 or mebibytes & (mebibytes - 1):
-        raise ValueError(f"a simulated L2 of {mebibytes} MiB: valgrind needs a power of two")
+        raise ValueError(f"a simulated L2 of {mebibytes} MiB: valgrind needs a power of two, 1 or more")
     return ("--cache-sim=yes", f"--LL={mebibytes << 20},8,64")
 
 

@@ -88,6 +88,16 @@ def _rows(args: argparse.Namespace) -> list[tuple[str, str, dict[str, str]]]:
     return [(BASELINE, "A", {}), *variants]
 
 
+def _l2_mebibytes(text: str) -> int:
+    """``--l2``'s size, refused at the command line when valgrind could not simulate it."""
+    try:
+        size = int(text)
+        callgrind.l2_simulation(size)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return size
+
+
 def main() -> None:
     from benchmarks.receiver import otlp_receiver
 
@@ -103,7 +113,7 @@ def main() -> None:
         "--l2",
         nargs="?",
         const=1,
-        type=int,
+        type=_l2_mebibytes,
         metavar="MIB",
         help="also the simulated misses per request of an L2 of MIB MiB (default 1, this CPU's)",
     )
